@@ -16,7 +16,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: venv install test unit smoke workbook sweep lab bench clean-venv
+.PHONY: venv install lint test unit smoke workbook sweep lab bench clean-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,12 @@ $(STAMP): pyproject.toml | $(PY)
 
 venv install: $(STAMP)
 
-test: $(STAMP)
+# Style and import order (ruff, configured in pyproject.toml); `make test` runs it first.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 unit: $(STAMP)

@@ -34,8 +34,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-WORDS = ("red blue green small large quick slow bright dark warm cold happy calm loud quiet soft "
-         "river stone cloud field tree light sound voice face smile").split()
+WORDS = (
+    "red blue green small large quick slow bright dark warm cold happy calm loud quiet soft "
+    "river stone cloud field tree light sound voice face smile"
+).split()
 
 
 def count_a(completions, **kwargs):
@@ -62,19 +64,39 @@ def step_times(ends: list[float], start: float, warmup: int) -> list[float]:
 
 
 def run_r1omni_text(policy_dir: str, prompts: list[str], args, out_dir: Path) -> dict:
-    from r1omni.config import GRPOConfig
-    from r1omni.grpo_trainer import train_grpo
+    from r1omni.grpo import GRPOConfig, train_grpo
 
     cfg = GRPOConfig.from_preset(
-        "r1omni", num_generations=args.num_generations, per_device_train_batch_size=args.prompts_per_step,
-        gradient_accumulation_steps=1, max_completion_length=args.completion_length, max_prompt_length=512,
-        max_steps=args.steps, beta=args.beta, learning_rate=1e-6, loss_type="grpo", scale_rewards="group",
-        temperature=1.0, reward_funcs=[count_a], bf16=False, device="cpu", save_steps=0, sample_log_steps=0,
-        show_progress=False, seed=args.seed, use_feature_cache=False)
+        "r1omni",
+        num_generations=args.num_generations,
+        per_device_train_batch_size=args.prompts_per_step,
+        gradient_accumulation_steps=1,
+        max_completion_length=args.completion_length,
+        max_prompt_length=512,
+        max_steps=args.steps,
+        beta=args.beta,
+        learning_rate=1e-6,
+        loss_type="grpo",
+        scale_rewards="group",
+        temperature=1.0,
+        reward_funcs=[count_a],
+        bf16=False,
+        device="cpu",
+        save_steps=0,
+        sample_log_steps=0,
+        show_progress=False,
+        seed=args.seed,
+        use_feature_cache=False,
+    )
     ends: list[float] = []
     start = time.perf_counter()
-    res = train_grpo(cfg, policy_dir, [{"id": i, "prompt": p} for i, p in enumerate(prompts)], out_dir,
-                     callbacks=[lambda step, info: ends.append(time.perf_counter())])
+    res = train_grpo(
+        cfg,
+        policy_dir,
+        [{"id": i, "prompt": p} for i, p in enumerate(prompts)],
+        out_dir,
+        callbacks=[lambda step, info: ends.append(time.perf_counter())],
+    )
     lengths = [h["completions/mean_length"] for h in res.history]
     return {"step_s": step_times(ends, start, args.warmup), "mean_completion_length": float(np.mean(lengths))}
 
@@ -97,32 +119,61 @@ def run_trl(policy_dir: str, prompts: list[str], args, out_dir: Path) -> dict:
 
     n = args.prompts_per_step * args.num_generations
     config = GRPOConfig(
-        output_dir=str(out_dir), use_cpu=True, bf16=False, report_to="none", save_strategy="no",
-        per_device_train_batch_size=n, gradient_accumulation_steps=1, num_generations=args.num_generations,
-        max_completion_length=args.completion_length, max_steps=args.steps, beta=args.beta, learning_rate=1e-6,
-        loss_type="grpo", scale_rewards="group", temperature=1.0, top_p=1.0, top_k=0, logging_steps=1,
-        use_bias_correction_kl=False, seed=args.seed, disable_tqdm=True, dataloader_num_workers=0)
+        output_dir=str(out_dir),
+        use_cpu=True,
+        bf16=False,
+        report_to="none",
+        save_strategy="no",
+        per_device_train_batch_size=n,
+        gradient_accumulation_steps=1,
+        num_generations=args.num_generations,
+        max_completion_length=args.completion_length,
+        max_steps=args.steps,
+        beta=args.beta,
+        learning_rate=1e-6,
+        loss_type="grpo",
+        scale_rewards="group",
+        temperature=1.0,
+        top_p=1.0,
+        top_k=0,
+        logging_steps=1,
+        use_bias_correction_kl=False,
+        seed=args.seed,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
+    )
     dataset = Dataset.from_dict({"prompt": prompts})
-    trainer = GRPOTrainer(model=policy_dir, reward_funcs=count_a, args=config, train_dataset=dataset,
-                          callbacks=[Timer()])
+    trainer = GRPOTrainer(
+        model=policy_dir, reward_funcs=count_a, args=config, train_dataset=dataset, callbacks=[Timer()]
+    )
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # trl would print every log dict
     start = time.perf_counter()
     trainer.train()
-    return {"step_s": step_times(ends, start, args.warmup),
-            "mean_completion_length": float(np.mean(lengths)) if lengths else float("nan")}
+    return {
+        "step_s": step_times(ends, start, args.warmup),
+        "mean_completion_length": float(np.mean(lengths)) if lengths else float("nan"),
+    }
 
 
 def run_cache(data_dir: Path, args, out_dir: Path, use_cache: bool) -> dict:
-    from r1omni.config import GRPOConfig
-    from r1omni.grpo_trainer import train_grpo
+    from r1omni.grpo import GRPOConfig, train_grpo
 
     cfg = GRPOConfig.from_preset(
-        "course", num_generations=args.num_generations, per_device_train_batch_size=args.prompts_per_step,
-        gradient_accumulation_steps=1, max_completion_length=args.completion_length, max_steps=args.cache_steps,
-        use_feature_cache=use_cache, save_steps=0, sample_log_steps=0, show_progress=False, seed=args.seed,
-        device="cpu")
+        "course",
+        num_generations=args.num_generations,
+        per_device_train_batch_size=args.prompts_per_step,
+        gradient_accumulation_steps=1,
+        max_completion_length=args.completion_length,
+        max_steps=args.cache_steps,
+        use_feature_cache=use_cache,
+        save_steps=0,
+        sample_log_steps=0,
+        show_progress=False,
+        seed=args.seed,
+        device="cpu",
+    )
     ends: list[float] = []
     start = time.perf_counter()
     train_grpo(cfg, "tiny", data_dir, out_dir, callbacks=[lambda step, info: ends.append(time.perf_counter())])
@@ -141,7 +192,12 @@ def make_clips(directory: Path, n: int) -> Path:
     for i in range(n):
         frames = rng.integers(0, 255, (8, 64, 64, 3), dtype=np.uint8)
         t = np.arange(16000, dtype=np.float32) / 16000
-        write_clip(directory / "clips" / f"c{i}.mp4", frames, (0.3 * np.sin(2 * np.pi * (200 + 50 * i) * t)).astype(np.float32), fps=8)
+        write_clip(
+            directory / "clips" / f"c{i}.mp4",
+            frames,
+            (0.3 * np.sin(2 * np.pi * (200 + 50 * i) * t)).astype(np.float32),
+            fps=8,
+        )
         records.append(make_record(id=f"c{i}", video=f"clips/c{i}.mp4", label=DFEW_LABELS[i % 7], split="train"))
     (directory / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return directory
@@ -169,20 +225,29 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    from r1omni.grpo_policy import TextPolicy, make_tiny_text_policy
+    from r1omni.grpo import TextPolicy, make_tiny_text_policy
 
-    result: dict = {"machine": {"python": sys.version.split()[0], "torch": torch.__version__,
-                                "platform": platform.platform(), "threads": args.threads,
-                                "cuda": torch.cuda.is_available()},
-                    "settings": {k: v for k, v in vars(args).items() if k != "out"}}
+    result: dict = {
+        "machine": {
+            "python": sys.version.split()[0],
+            "torch": torch.__version__,
+            "platform": platform.platform(),
+            "threads": args.threads,
+            "cuda": torch.cuda.is_available(),
+        },
+        "settings": {k: v for k, v in vars(args).items() if k != "out"},
+    }
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        policy_dir = str(make_tiny_text_policy(tmp / "policy", [" ".join(WORDS)] * 50 + WORDS, hidden_size=64,
-                                               num_layers=2, seed=args.seed))
+        policy_dir = str(
+            make_tiny_text_policy(
+                tmp / "policy", [" ".join(WORDS)] * 50 + WORDS, hidden_size=64, num_layers=2, seed=args.seed
+            )
+        )
         tok = TextPolicy.load(policy_dir).tokenizer
         prompts = make_prompts(tok, args.prompts_per_step * (args.steps + 2), args.prompt_length, args.seed)
-        import trl
         import transformers
+        import trl
 
         result["machine"].update(trl=trl.__version__, transformers=transformers.__version__)
         ours, theirs = {"step_s": [], "len": []}, {"step_s": [], "len": []}
@@ -197,11 +262,13 @@ def main(argv: list[str] | None = None) -> dict:
             "r1omni": {**summary(ours["step_s"]), "mean_completion_length": ours["mean_completion_length"]},
             "trl": {**summary(theirs["step_s"]), "mean_completion_length": theirs["mean_completion_length"]},
         }
-        result["text_policy"]["ratio_r1omni_over_trl"] = (result["text_policy"]["r1omni"]["median_s"]
-                                                         / result["text_policy"]["trl"]["median_s"])
+        result["text_policy"]["ratio_r1omni_over_trl"] = (
+            result["text_policy"]["r1omni"]["median_s"] / result["text_policy"]["trl"]["median_s"]
+        )
         # the fastest step of each: less sensitive to other processes on a shared machine
-        result["text_policy"]["ratio_of_min_r1omni_over_trl"] = (result["text_policy"]["r1omni"]["min_s"]
-                                                                / result["text_policy"]["trl"]["min_s"])
+        result["text_policy"]["ratio_of_min_r1omni_over_trl"] = (
+            result["text_policy"]["r1omni"]["min_s"] / result["text_policy"]["trl"]["min_s"]
+        )
         if not args.skip_cache:
             data = make_clips(tmp / "clips", n=args.prompts_per_step * 3)
             on, off = {"step_s": []}, {"step_s": []}
@@ -210,20 +277,28 @@ def main(argv: list[str] | None = None) -> dict:
                 off["step_s"] += run_cache(data, args, tmp / f"cache_off{rep}", use_cache=False)["step_s"]
             result["omni_tiny_feature_cache"] = {"on": summary(on["step_s"]), "off": summary(off["step_s"])}
             result["omni_tiny_feature_cache"]["speedup_off_over_on"] = (
-                result["omni_tiny_feature_cache"]["off"]["median_s"] / result["omni_tiny_feature_cache"]["on"]["median_s"])
+                result["omni_tiny_feature_cache"]["off"]["median_s"]
+                / result["omni_tiny_feature_cache"]["on"]["median_s"]
+            )
 
     tp = result["text_policy"]
-    print(f"\nGRPO step, tiny text Qwen2 (hidden 64, 2 layers), {args.prompts_per_step} prompts x "
-          f"{args.num_generations} generations, {args.prompt_length}+{args.completion_length} tokens, "
-          f"beta {args.beta}, CPU, {args.threads} thread(s)\n")
+    print(
+        f"\nGRPO step, tiny text Qwen2 (hidden 64, 2 layers), {args.prompts_per_step} prompts x "
+        f"{args.num_generations} generations, {args.prompt_length}+{args.completion_length} tokens, "
+        f"beta {args.beta}, CPU, {args.threads} thread(s)\n"
+    )
     print("| trainer | median s/step | min | max | steps timed | mean completion length |")
     print("|---|---|---|---|---|---|")
     for name in ("r1omni", "trl"):
         r = tp[name]
-        print(f"| {name} | {r['median_s']:.4f} | {r['min_s']:.4f} | {r['max_s']:.4f} | {r['n']} | "
-              f"{r['mean_completion_length']:.1f} |")
-    print(f"\nratio r1omni / trl: {tp['ratio_r1omni_over_trl']:.2f} (medians), "
-          f"{tp['ratio_of_min_r1omni_over_trl']:.2f} (fastest steps)")
+        print(
+            f"| {name} | {r['median_s']:.4f} | {r['min_s']:.4f} | {r['max_s']:.4f} | {r['n']} | "
+            f"{r['mean_completion_length']:.1f} |"
+        )
+    print(
+        f"\nratio r1omni / trl: {tp['ratio_r1omni_over_trl']:.2f} (medians), "
+        f"{tp['ratio_of_min_r1omni_over_trl']:.2f} (fastest steps)"
+    )
     if "omni_tiny_feature_cache" in result:
         fc = result["omni_tiny_feature_cache"]
         print("\n| omni tiny, feature cache | median s/step | min | max |\n|---|---|---|---|")

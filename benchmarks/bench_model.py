@@ -23,15 +23,24 @@ from r1omni.data.media import Clip
 from r1omni.io import atomic_write_json
 from r1omni.model import FeatureCache, OmniModel, OmniProcessor
 
-TARGET = ("<think>The character's face has smiling lips and the voice has a lively melody.</think>"
-          "<answer>happy</answer>")
+TARGET = "<think>The character's face has smiling lips and the voice has a lively melody.</think><answer>happy</answer>"
 
 
 def synth_like_clips(n: int, seed: int = 0) -> list[Clip]:
     rng = np.random.default_rng(seed)
-    return [Clip(path=f"/mem/bench{i}.mp4", frames=rng.integers(0, 256, (8, 112, 112, 3), dtype=np.uint8),
-                 audio=(0.1 * rng.standard_normal(32000)).astype(np.float32), sample_rate=16000,
-                 audio_missing=False, audio_silent=False, fps=10.0, duration=2.0) for i in range(n)]
+    return [
+        Clip(
+            path=f"/mem/bench{i}.mp4",
+            frames=rng.integers(0, 256, (8, 112, 112, 3), dtype=np.uint8),
+            audio=(0.1 * rng.standard_normal(32000)).astype(np.float32),
+            sample_rate=16000,
+            audio_missing=False,
+            audio_silent=False,
+            fps=10.0,
+            duration=2.0,
+        )
+        for i in range(n)
+    ]
 
 
 def median_seconds(fn, repeats: int) -> float:
@@ -46,8 +55,12 @@ def median_seconds(fn, repeats: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", 1)),
-                    help="torch.set_num_threads (default: $OMP_NUM_THREADS or 1)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=int(os.environ.get("OMP_NUM_THREADS", 1)),
+        help="torch.set_num_threads (default: $OMP_NUM_THREADS or 1)",
+    )
     ap.add_argument("--batch", type=int, default=4, help="clips per batch")
     ap.add_argument("--num-generations", type=int, default=4, help="num_return_sequences (GRPO group size)")
     ap.add_argument("--max-new-tokens", type=int, default=32)
@@ -73,9 +86,15 @@ def main() -> None:
 
     # sampled rows may stop at eos early: count the completion tokens actually produced
     def gen(use_cache: bool):
-        out = model.generate(batch, max_new_tokens=args.max_new_tokens, do_sample=True, temperature=1.0,
-                             num_return_sequences=args.num_generations, use_cache=use_cache,
-                             generator=torch.Generator().manual_seed(0))
+        out = model.generate(
+            batch,
+            max_new_tokens=args.max_new_tokens,
+            do_sample=True,
+            temperature=1.0,
+            num_return_sequences=args.num_generations,
+            use_cache=use_cache,
+            generator=torch.Generator().manual_seed(0),
+        )
         return int(out.completion_mask.sum())
 
     produced = gen(True)
@@ -102,25 +121,38 @@ def main() -> None:
     results["train_step_speedup_with_cache"] = results["train_step_raw_s"] / results["train_step_cached_s"]
     results["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    meta = {"threads": args.threads, "batch": args.batch, "num_generations": args.num_generations,
-            "max_new_tokens": args.max_new_tokens, "prompt_tokens_per_clip": prompt_tokens // args.batch,
-            "parameters": sum(p.numel() for p in model.parameters()),
-            "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
-            "torch": torch.__version__, "cpu": platform.processor() or platform.machine()}
-    print(f"tiny omni model, CPU, {args.threads} thread(s), batch {args.batch} x 'av' clips "
-          f"({meta['prompt_tokens_per_clip']} prompt tokens each)\n")
+    meta = {
+        "threads": args.threads,
+        "batch": args.batch,
+        "num_generations": args.num_generations,
+        "max_new_tokens": args.max_new_tokens,
+        "prompt_tokens_per_clip": prompt_tokens // args.batch,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "torch": torch.__version__,
+        "cpu": platform.processor() or platform.machine(),
+    }
+    print(
+        f"tiny omni model, CPU, {args.threads} thread(s), batch {args.batch} x 'av' clips "
+        f"({meta['prompt_tokens_per_clip']} prompt tokens each)\n"
+    )
     print("| measure | value |\n|---|---|")
-    rows = [("processor (batch)", f"{results['processor_s'] * 1e3:.1f} ms"),
-            ("forward (batch)", f"{results['forward_s'] * 1e3:.1f} ms"),
-            ("forward throughput", f"{results['forward_tokens_per_s']:.0f} tokens/s"),
-            (f"generate {args.batch}x{args.num_generations}x{args.max_new_tokens}", f"{results['generate_s'] * 1e3:.1f} ms"),
-            ("generate throughput", f"{results['generate_tokens_per_s']:.0f} new tokens/s"),
-            ("KV cache speed-up", f"{results['kv_cache_speedup']:.2f}x"),
-            ("train step, raw media", f"{results['train_step_raw_s'] * 1e3:.1f} ms"),
-            ("train step, cached features", f"{results['train_step_cached_s'] * 1e3:.1f} ms"),
-            ("feature-cache speed-up", f"{results['train_step_speedup_with_cache']:.2f}x"),
-            ("cache lookup (batch)", f"{results['cache_lookup_s'] * 1e3:.1f} ms"),
-            ("peak RSS", f"{results['peak_rss_mib']:.0f} MiB")]
+    rows = [
+        ("processor (batch)", f"{results['processor_s'] * 1e3:.1f} ms"),
+        ("forward (batch)", f"{results['forward_s'] * 1e3:.1f} ms"),
+        ("forward throughput", f"{results['forward_tokens_per_s']:.0f} tokens/s"),
+        (
+            f"generate {args.batch}x{args.num_generations}x{args.max_new_tokens}",
+            f"{results['generate_s'] * 1e3:.1f} ms",
+        ),
+        ("generate throughput", f"{results['generate_tokens_per_s']:.0f} new tokens/s"),
+        ("KV cache speed-up", f"{results['kv_cache_speedup']:.2f}x"),
+        ("train step, raw media", f"{results['train_step_raw_s'] * 1e3:.1f} ms"),
+        ("train step, cached features", f"{results['train_step_cached_s'] * 1e3:.1f} ms"),
+        ("feature-cache speed-up", f"{results['train_step_speedup_with_cache']:.2f}x"),
+        ("cache lookup (batch)", f"{results['cache_lookup_s'] * 1e3:.1f} ms"),
+        ("peak RSS", f"{results['peak_rss_mib']:.0f} MiB"),
+    ]
     for name, value in rows:
         print(f"| {name} | {value} |")
     if args.out:

@@ -17,9 +17,8 @@ import ast
 import time
 from pathlib import Path
 
-from r1omni.config import GRPOConfig
 from r1omni.evaluate.decode import EvalConfig, evaluate_split
-from r1omni.grpo_trainer import train_grpo
+from r1omni.grpo import GRPOConfig, train_grpo
 from r1omni.io import atomic_write_json
 from r1omni.sft import SFTConfig, train_sft
 
@@ -41,8 +40,13 @@ def overrides(pairs: list[str]) -> dict:
 def evaluate(model_dir: Path, data: Path, splits: list[str], work: Path, max_new_tokens: int) -> dict:
     rows = {}
     for split in splits:
-        s = evaluate_split(model_dir, data / f"{split}.jsonl", work / f"pred_{split}.jsonl",
-                           EvalConfig(batch_size=16, max_new_tokens=max_new_tokens), progress=False)
+        s = evaluate_split(
+            model_dir,
+            data / f"{split}.jsonl",
+            work / f"pred_{split}.jsonl",
+            EvalConfig(batch_size=16, max_new_tokens=max_new_tokens),
+            progress=False,
+        )
         rows[split] = {k: s[k] for k in KEYS if k in s}
     return rows
 
@@ -62,16 +66,31 @@ def main(argv: list[str] | None = None) -> None:
     results = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         t0 = time.perf_counter()
-        cold = train_sft(SFTConfig.from_preset("course", seed=seed), "tiny", data / "coldstart.jsonl",
-                         work / f"cold_{seed}", model_dir=work / f"cold_{seed}" / "model")
+        cold = train_sft(
+            SFTConfig.from_preset("course", seed=seed),
+            "tiny",
+            data / "coldstart.jsonl",
+            work / f"cold_{seed}",
+            model_dir=work / f"cold_{seed}" / "model",
+        )
         t1 = time.perf_counter()
-        cfg = GRPOConfig.from_preset("course", seed=seed, resume_from_checkpoint="never",
-                                     feature_cache_dir=str(work / "feature_cache"), **overrides(args.grpo))
+        cfg = GRPOConfig.from_preset(
+            "course",
+            seed=seed,
+            resume_from_checkpoint="never",
+            feature_cache_dir=str(work / "feature_cache"),
+            **overrides(args.grpo),
+        )
         rl = train_grpo(cfg, cold.model_dir, data, work / f"rlvr_{seed}")
         t2 = time.perf_counter()
-        row = {"seed": seed, "sft_s": t1 - t0, "grpo_s": t2 - t1, "grpo_steps": rl.steps,
-               "cold_start": evaluate(Path(cold.model_dir), data, splits, work / f"cold_{seed}", args.max_new_tokens),
-               "rlvr": evaluate(Path(rl.model_dir), data, splits, work / f"rlvr_{seed}", args.max_new_tokens)}
+        row = {
+            "seed": seed,
+            "sft_s": t1 - t0,
+            "grpo_s": t2 - t1,
+            "grpo_steps": rl.steps,
+            "cold_start": evaluate(Path(cold.model_dir), data, splits, work / f"cold_{seed}", args.max_new_tokens),
+            "rlvr": evaluate(Path(rl.model_dir), data, splits, work / f"rlvr_{seed}", args.max_new_tokens),
+        }
         results.append(row)
         atomic_write_json(args.out, {"grpo": cfg.to_dict(), "results": results})
     print("| seed | split | model | WAR | UAR | format | unparseable |\n|---|---|---|---|---|---|---|")
@@ -79,8 +98,10 @@ def main(argv: list[str] | None = None) -> None:
         for split in splits:
             for model in ("cold_start", "rlvr"):
                 r = row[model][split]
-                print(f"| {row['seed']} | {split} | {model} | {r['war']:.3f} | {r['uar']:.3f} | "
-                      f"{r['format_rate']:.2f} | {r.get('unparseable_rate', float('nan')):.2f} |")
+                print(
+                    f"| {row['seed']} | {split} | {model} | {r['war']:.3f} | {r['uar']:.3f} | "
+                    f"{r['format_rate']:.2f} | {r.get('unparseable_rate', float('nan')):.2f} |"
+                )
     print("seconds (sft, grpo):", [(round(r["sft_s"]), round(r["grpo_s"])) for r in results], "->", args.out)
 
 

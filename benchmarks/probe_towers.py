@@ -5,7 +5,7 @@ Extracts, per clip, the frozen-tower features as the projectors see them (vision
 over frames; audio: encoder states average-pooled by ``audio_pool``; then, over frames / audio
 tokens, the fixed statistics mean, std, max and mean absolute step ``|x_{t+1} - x_t|``),
 fits a logistic regression (scikit-learn) on train and scores test, for visual-only, audio-only
-and both. Printed next to the cue-level separability (``r1omni.data.separability``: the same
+and both. Printed next to the cue-level separability (``r1omni.data.synth.separability``: the same
 classifier on the true generating parameters, an upper bound for what the towers could carry).
 
     python benchmarks/probe_towers.py --data data/synthemo --out /tmp/probe.json
@@ -27,7 +27,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from r1omni.data.dataset import ClipCache, ManifestDataset
-from r1omni.data.separability import separability, to_markdown
+from r1omni.data.synth.separability import separability, to_markdown
 from r1omni.io import atomic_write_json
 from r1omni.model import OmniModel, OmniProcessor
 from r1omni.model.towers import audio_features, vision_features
@@ -51,8 +51,9 @@ def sequence_stats(x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def clip_features(model: OmniModel, processor: OmniProcessor, dataset: ManifestDataset,
-                  batch_size: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def clip_features(
+    model: OmniModel, processor: OmniProcessor, dataset: ManifestDataset, batch_size: int = 32
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(visual (N, 4*k*k*Dv), audio (N, 4*Da), labels (N,)): projector pooling + sequence_stats."""
     cfg = model.config
     vis, aud, labels = [], [], []
@@ -102,16 +103,32 @@ def main(argv: list[str] | None = None) -> dict:
         xtr = np.concatenate([train[c] for c in cols], 1)
         xte = np.concatenate([test[c] for c in cols], 1)
         acc, uar = fit_score(xtr, train[2], xte, test[2], args.seed)
-        rows.append({"inputs": name, "tower_accuracy": round(acc, 3), "tower_uar": round(uar, 3),
-                     "cue_accuracy": float(cues.loc[name, "accuracy"]), "dim": int(xtr.shape[1]),
-                     "n_train": len(train[2]), "n_test": len(test[2])})
+        rows.append(
+            {
+                "inputs": name,
+                "tower_accuracy": round(acc, 3),
+                "tower_uar": round(uar, 3),
+                "cue_accuracy": float(cues.loc[name, "accuracy"]),
+                "dim": int(xtr.shape[1]),
+                "n_train": len(train[2]),
+                "n_test": len(test[2]),
+            }
+        )
     import pandas as pd
 
     print(f"data: {data}  chance: {1 / len(set(train[2])):.3f}  feature extraction: {seconds:.1f} s")
     print(to_markdown(pd.DataFrame(rows)))
-    result = {"data": str(data), "seed": args.seed, "rows": rows,
-              "tower_config": {"image_size": model.config.image_size, "patch_grid": model.config.patch_grid,
-                               "visual_grid": model.config.visual_grid, "audio_pool": model.config.audio_pool}}
+    result = {
+        "data": str(data),
+        "seed": args.seed,
+        "rows": rows,
+        "tower_config": {
+            "image_size": model.config.image_size,
+            "patch_grid": model.config.patch_grid,
+            "visual_grid": model.config.visual_grid,
+            "audio_pool": model.config.audio_pool,
+        },
+    }
     if args.out:
         atomic_write_json(args.out, result)
     return result

@@ -1,4 +1,4 @@
-"""Atomic writes and the ``runs/<run_id>/`` layout shared by every notebook and trainer.
+"""Atomic writes and JSON / JSON-lines readers, shared by every stage.
 
 A reader never sees a half-written file: every write goes to a temporary file in the
 same directory, is flushed and fsync'ed, then ``os.replace``-d into place.
@@ -7,14 +7,15 @@ same directory, is flushed and fsync'ed, then ``os.replace``-d into place.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
-
-RUNS_DIR_ENV = "R1OMNI_RUNS_DIR"
+from typing import Any
 
 
 def _fsync_dir(path: Path) -> None:
@@ -72,6 +73,15 @@ def _json_default(obj: Any) -> Any:
 
         return dataclasses.asdict(obj)
     raise TypeError(f"object of type {type(obj).__name__} is not JSON serialisable")
+
+
+def to_jsonable(obj: Any) -> Any:
+    """``obj`` as plain JSON values (dataclasses, paths, numpy / torch scalars and arrays converted).
+
+    >>> to_jsonable({"p": Path("a/b"), "n": (1, 2)})
+    {'p': 'a/b', 'n': [1, 2]}
+    """
+    return json.loads(json.dumps(obj, default=_json_default))
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> Path:
@@ -149,58 +159,20 @@ def atomic_replace_dir(tmp_dir: str | os.PathLike, final_dir: str | os.PathLike)
     return final_dir
 
 
-def runs_root(root: str | os.PathLike | None = None) -> Path:
-    """The directory that holds every run: ``root``, else ``$R1OMNI_RUNS_DIR``, else ``./runs``."""
-    if root is not None:
-        return Path(root)
-    return Path(os.environ.get(RUNS_DIR_ENV, "runs"))
+@functools.lru_cache(maxsize=65536)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-def run_dir(run_id: str, root: str | os.PathLike | None = None, *, create: bool = True) -> Path:
-    """``runs/<run_id>/``; ``run_id`` must be a plain name (no path separators)."""
-    if not run_id or "/" in run_id or "\\" in run_id or run_id in {".", ".."}:
-        raise ValueError(f"run_id {run_id!r} must be a non-empty plain name")
-    path = runs_root(root) / run_id
-    if create:
-        path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def stage_dir(run_id: str, stage: str, root: str | os.PathLike | None = None) -> Path:
-    """``runs/<run_id>/<stage>/``, the output folder of one notebook stage (e.g. ``01_cold_start_sft``)."""
-    path = run_dir(run_id, root) / stage
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def write_config(directory: str | os.PathLike, config: Any) -> Path:
-    """Write ``config.json`` (a dict or dataclass) atomically into ``directory``."""
-    return atomic_write_json(Path(directory) / "config.json", config)
-
-
-def write_metrics(directory: str | os.PathLike, metrics: Any) -> Path:
-    """Write ``metrics.json`` atomically into ``directory``."""
-    return atomic_write_json(Path(directory) / "metrics.json", metrics)
-
-
-def record_stage(run_directory: str | os.PathLike, stage: str, *, config: Any = None,
-                 metrics: Any = None) -> Path:
-    """Record one notebook stage's outputs in a run.
-
-    Writes ``runs/<run_id>/<stage>/config.json`` and ``metrics.json`` and merges the same
-    dicts under the key ``stage`` into the run-level ``runs/<run_id>/config.json`` and
-    ``metrics.json`` (so a sweep reads one file per run). All writes are atomic.
-    """
-    run_directory = Path(run_directory)
-    sdir = run_directory / stage
-    sdir.mkdir(parents=True, exist_ok=True)
-    for name, value in (("config.json", config), ("metrics.json", metrics)):
-        if value is None:
-            continue
-        value = json.loads(json.dumps(value, default=_json_default))
-        atomic_write_json(sdir / name, value)
-        top = run_directory / name
-        merged = read_json(top) if top.exists() else {}
-        merged[stage] = value
-        atomic_write_json(top, merged)
-    return sdir
+def file_digest(path: str | os.PathLike) -> str:
+    """sha256 (hex) of a file's bytes, computed once per (path, size, mtime) in this process."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no such file") from None
+    return _file_sha256(str(path.resolve()), st.st_size, st.st_mtime_ns)

@@ -37,12 +37,44 @@ ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 NUM_FRAMES = 8
 SAMPLE_RATE = 16_000
 
+#: Which media a sample carries: video + audio, video only, audio only, neither (text).
+MODALITIES: tuple[str, ...] = ("av", "v", "a", "t")
+
+#: GRPO loss aggregations (``r1omni.grpo.loss``) and advantage scalings (``group_advantages``).
+LOSS_TYPES: tuple[str, ...] = ("grpo", "dapo", "dr_grpo")
+SCALE_REWARDS: tuple[str, ...] = ("group", "batch", "none")
+
+#: Names of the omni model presets (``r1omni.model``); a saved policy directory works too.
+MODEL_PRESETS: tuple[str, ...] = ("tiny", "humanomni-0.5b")
+
+#: Synonyms accepted inside ``<answer>``, mapped to the canonical label. "calm" (a RAVDESS class)
+#: is a label of its own and stays "calm".
+SYNONYMS: dict[str, str] = {
+    "fearful": "fear",
+    "afraid": "fear",
+    "surprised": "surprise",
+    "happiness": "happy",
+    "joy": "happy",
+    "anger": "angry",
+    "sadness": "sad",
+    "disgusted": "disgust",
+    "contempt": "contemptuous",
+    "anxiety": "anxious",
+    "disappointment": "disappointed",
+    "helplessness": "helpless",
+}
+
 
 def labels_for(label_set: str) -> tuple[str, ...]:
     """Return the label tuple for ``label_set`` ("dfew", "mafw" or "ravdess")."""
     try:
         return LABEL_SETS[label_set]
     except KeyError:
-        raise ValueError(
-            f"unknown label set {label_set!r}; expected one of {sorted(LABEL_SETS)}"
-        ) from None
+        raise ValueError(f"unknown label set {label_set!r}; expected one of {sorted(LABEL_SETS)}") from None
+
+
+#: Every canonical label of DFEW, MAFW and RAVDESS (after RAVDESS's mapping).
+KNOWN_LABELS: frozenset[str] = frozenset(label for labels in LABEL_SETS.values() for label in labels)
+#: The label vocabulary shared by the rewards and the reasoning grounding: every term that names a
+#: label (canonical labels and :data:`SYNONYMS`), lower case, mapped to its canonical label.
+LABEL_VOCAB: dict[str, str] = {**{label: label for label in KNOWN_LABELS}, **SYNONYMS}

@@ -44,12 +44,19 @@ from typing import Any
 import yaml
 
 from r1omni.io import atomic_write_bytes, atomic_write_text, read_json
-from r1omni.workbook import (CHAIN, NOTEBOOKS_DIR, STATUS_FILE, ChainResult, is_complete, plan_chain,
-                             read_status, resolve_notebooks, run_chain)
+from r1omni.runs import CHAIN, REPORT_STAGE
+from r1omni.workbook import (
+    NOTEBOOKS_DIR,
+    STATUS_FILE,
+    ChainResult,
+    plan_chain,
+    read_status,
+    resolve_notebooks,
+    run_chain,
+    run_is_complete,
+)
 
-_SPEC_KEYS = {"name", "notebooks", "parameters", "grid", "points", "jobs", "gpus", "report", "table",
-              "notebooks_dir"}
-REPORT_NOTEBOOK = "05_sweep_report"
+_SPEC_KEYS = {"name", "notebooks", "parameters", "grid", "points", "jobs", "gpus", "report", "table", "notebooks_dir"}
 
 
 @dataclass
@@ -58,7 +65,7 @@ class SweepSpec:
 
     name: str
     """Sweep name: ``runs/<name>/`` holds the table and the report; prefix of every run_id."""
-    notebooks: list[str] = field(default_factory=lambda: [n for n in CHAIN if n != REPORT_NOTEBOOK])
+    notebooks: list[str] = field(default_factory=lambda: [n for n in CHAIN if n != REPORT_STAGE])
     """The chain each point runs (names or prefixes; default: every notebook but the report)."""
     parameters: dict[str, Any] = field(default_factory=dict)
     """Parameters shared by every point."""
@@ -104,10 +111,16 @@ def load_spec(path: str | Path) -> SweepSpec:
         raise ValueError(f"{path}: points must be a list of parameter mappings")
     if not isinstance(raw.get("parameters") or {}, dict):
         raise ValueError(f"{path}: parameters must be a mapping")
-    spec = SweepSpec(name=str(raw["name"]), parameters=raw.get("parameters") or {}, grid=grid,
-                     points=points, jobs=int(raw.get("jobs", 1)), gpus=[str(g) for g in raw.get("gpus") or []],
-                     report=bool(raw.get("report", True)),
-                     table=raw.get("table"))
+    spec = SweepSpec(
+        name=str(raw["name"]),
+        parameters=raw.get("parameters") or {},
+        grid=grid,
+        points=points,
+        jobs=int(raw.get("jobs", 1)),
+        gpus=[str(g) for g in raw.get("gpus") or []],
+        report=bool(raw.get("report", True)),
+        table=raw.get("table"),
+    )
     if raw.get("notebooks_dir"):
         spec.notebooks_dir = str((path.parent / raw["notebooks_dir"]).resolve())
     if raw.get("notebooks"):
@@ -172,8 +185,11 @@ def plan_sweep(spec: SweepSpec) -> list[SweepPoint]:
     (unknown or mistyped parameters raise before anything runs)."""
     spec.notebooks = resolve_notebooks(spec.notebooks, spec.notebooks_dir)
     points = expand(spec)
-    varying = [k for k in dict.fromkeys(k for p in points for k in p)
-               if len({json.dumps(p.get(k), sort_keys=True, default=str) for p in points}) > 1]
+    varying = [
+        k
+        for k in dict.fromkeys(k for p in points for k in p)
+        if len({json.dumps(p.get(k), sort_keys=True, default=str) for p in points}) > 1
+    ]
     runs = []
     for params in points:
         plan_chain(params, spec.notebooks, spec.notebooks_dir)
@@ -184,8 +200,15 @@ def plan_sweep(spec: SweepSpec) -> list[SweepPoint]:
     return runs
 
 
-def _run_point(run_id: str, params: dict, notebooks: list[str], runs_root: str, notebooks_dir: str,
-               threads: int | None, gpu_queue=None) -> ChainResult:
+def _run_point(
+    run_id: str,
+    params: dict,
+    notebooks: list[str],
+    runs_root: str,
+    notebooks_dir: str,
+    threads: int | None,
+    gpu_queue=None,
+) -> ChainResult:
     """Worker: run one chain (holding one GPU id from ``gpu_queue`` if given); any error
     becomes a failed result, never a crash of the sweep."""
     if threads:
@@ -196,9 +219,12 @@ def _run_point(run_id: str, params: dict, notebooks: list[str], runs_root: str, 
     try:
         return run_chain(run_id, params, notebooks, runs_root, notebooks_dir=notebooks_dir, progress_bar=False)
     except Exception as err:  # noqa: BLE001 - isolated per run, recorded below
-        return ChainResult(run_id, "failed", Path(runs_root) / run_id,
-                           error={"notebook": "-", "cell": None, "ename": type(err).__name__,
-                                  "evalue": str(err), "traceback": ""})
+        return ChainResult(
+            run_id,
+            "failed",
+            Path(runs_root) / run_id,
+            error={"notebook": "-", "cell": None, "ename": type(err).__name__, "evalue": str(err), "traceback": ""},
+        )
     finally:
         if gpu is not None:
             gpu_queue.put(gpu)
@@ -233,16 +259,18 @@ def collect_table(run_ids: list[str] | None = None, runs_root: str | Path = "run
     if run_ids is None:
         run_ids = []
         for path in sorted(root.glob("*/metrics.json")):
-            if set(read_json(path)) - {REPORT_NOTEBOOK}:
+            if set(read_json(path)) - {REPORT_STAGE}:
                 run_ids.append(path.parent.name)
     rows = []
     for run_id in run_ids:
         rdir = root / run_id
         status = read_status(rdir) or {}
         error = status.get("error") or {}
-        row: dict[str, Any] = {"run_id": run_id, "status": status.get("state", "unknown"),
-                               "error": f"{error.get('notebook')}: {error.get('ename')}: {error.get('evalue')}"
-                               if error else ""}
+        row: dict[str, Any] = {
+            "run_id": run_id,
+            "status": status.get("state", "unknown"),
+            "error": f"{error.get('notebook')}: {error.get('ename')}: {error.get('evalue')}" if error else "",
+        }
         row.update(flatten(status.get("params", {}), "param"))
         for name in ("config", "metrics"):
             if (rdir / f"{name}.json").is_file():
@@ -307,8 +335,9 @@ class SweepResult:
         return [r for r in self.ran if not r.ok]
 
 
-def run_sweep(spec: SweepSpec, runs_root: str | Path = "runs", jobs: int | None = None,
-              runner=_run_point) -> SweepResult:
+def run_sweep(
+    spec: SweepSpec, runs_root: str | Path = "runs", jobs: int | None = None, runner=_run_point
+) -> SweepResult:
     """Run every incomplete point (``jobs`` at once), then collect and write the table and,
     if ``spec.report``, execute the report notebook on it into ``runs/<name>/``."""
     from tqdm.auto import tqdm
@@ -318,7 +347,7 @@ def run_sweep(spec: SweepSpec, runs_root: str | Path = "runs", jobs: int | None 
     jobs = max(1, jobs or (len(spec.gpus) if spec.gpus and spec.jobs == 1 else spec.jobs))
     if spec.gpus and jobs > len(spec.gpus):
         raise ValueError(f"sweep {spec.name!r}: {jobs} jobs but only {len(spec.gpus)} gpus {spec.gpus}")
-    todo = [p for p in points if not is_complete(runs_root / p.run_id)]
+    todo = [p for p in points if not run_is_complete(runs_root / p.run_id)]
     skipped = [p.run_id for p in points if p not in todo]
     threads = max(1, (os.cpu_count() or 1) // jobs)
     ran: list[ChainResult] = []
@@ -330,11 +359,13 @@ def run_sweep(spec: SweepSpec, runs_root: str | Path = "runs", jobs: int | None 
         with contextlib.ExitStack() as stack:
             gpu_queue = None
             if spec.gpus:
-                gpu_queue = (stack.enter_context(ctx.Manager()).Queue() if jobs > 1 else queue.SimpleQueue())
+                gpu_queue = stack.enter_context(ctx.Manager()).Queue() if jobs > 1 else queue.SimpleQueue()
                 for gpu in spec.gpus:
                     gpu_queue.put(gpu)
-            args = [(p.run_id, p.params, spec.notebooks, str(runs_root), spec.notebooks_dir, threads, gpu_queue)
-                    for p in todo]
+            args = [
+                (p.run_id, p.params, spec.notebooks, str(runs_root), spec.notebooks_dir, threads, gpu_queue)
+                for p in todo
+            ]
             if jobs == 1:
                 for a in args:
                     ran.append(_report(runner(*a), bar))
@@ -348,8 +379,14 @@ def run_sweep(spec: SweepSpec, runs_root: str | Path = "runs", jobs: int | None 
     paths = write_table(table, table_base(spec, runs_root))
     if spec.report:
         shared = {k: spec.parameters[k] for k in ("smoke", "show_solutions", "device") if k in spec.parameters}
-        report = run_chain(spec.name, {"sweep_table": str(paths[1].resolve()), **shared}, [REPORT_NOTEBOOK], runs_root,
-                           notebooks_dir=spec.notebooks_dir, progress_bar=False)
+        report = run_chain(
+            spec.name,
+            {"sweep_table": str(paths[1].resolve()), **shared},
+            [REPORT_STAGE],
+            runs_root,
+            notebooks_dir=spec.notebooks_dir,
+            progress_bar=False,
+        )
         ran.append(_report(report, None))
     return SweepResult(ran, skipped, paths)
 
@@ -376,15 +413,17 @@ def main(argv: list[str] | None = None) -> int:
             spec.gpus = [g.strip() for g in args.gpus.split(",") if g.strip()]
         if args.dry_run:
             for p in plan_sweep(spec):
-                done = "complete" if is_complete(Path(args.runs_root) / p.run_id) else "todo"
+                done = "complete" if run_is_complete(Path(args.runs_root) / p.run_id) else "todo"
                 print(f"{p.run_id}\t{done}\t{json.dumps(p.params, sort_keys=True)}")
             return 0
         result = run_sweep(spec, args.runs_root, args.jobs)
     except (ValueError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"sweep {spec.name}: {len(result.ran)} ran, {len(result.skipped)} already complete, "
-          f"{len(result.failed)} failed; table: {result.table_paths[0]} and {result.table_paths[1]}")
+    print(
+        f"sweep {spec.name}: {len(result.ran)} ran, {len(result.skipped)} already complete, "
+        f"{len(result.failed)} failed; table: {result.table_paths[0]} and {result.table_paths[1]}"
+    )
     for r in result.failed:
         print(f"FAILED {r.run_id}: {r.describe_error()}  (see {r.run_dir / STATUS_FILE})", file=sys.stderr)
     return 1 if result.failed else 0

@@ -22,7 +22,10 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("src")
     frames = np.full((4, 32, 32, 3), 120, np.uint8)
     tone = (0.2 * np.sin(2 * np.pi * 330 * np.arange(4000) / 16000)).astype(np.float32)
-    return {"av": write_clip(root / "av.mp4", frames, tone, fps=8), "mute": write_clip(root / "mute.mp4", frames, None, fps=8)}
+    return {
+        "av": write_clip(root / "av.mp4", frames, tone, fps=8),
+        "mute": write_clip(root / "mute.mp4", frames, None, fps=8),
+    }
 
 
 def _put(src: Path, dst: Path) -> Path:
@@ -36,6 +39,7 @@ def _gpt(record: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- DFEW
+
 
 def _dfew_tree(root: Path, clips, train_rows, test_rows, present=range(1, 7)) -> Path:
     for i in present:
@@ -53,7 +57,10 @@ def test_dfew_builds_train_and_test(tmp_path, clips):
     assert result.counts == {"train": 3, "test": 3} and not result.skipped
     train = load_manifest(result.manifests["train"], labels="dfew")
     assert [(r["id"], r["label"], r["split"]) for r in train] == [
-        ("dfew-00001", "happy", "train"), ("dfew-00002", "sad", "train"), ("dfew-00003", "fear", "train")]
+        ("dfew-00001", "happy", "train"),
+        ("dfew-00002", "sad", "train"),
+        ("dfew-00003", "fear", "train"),
+    ]
     assert Path(train[0]["video_path"]) == (root / "Clip/original/00001.mp4").resolve()
     assert not Path(train[0]["video"]).is_absolute()
     assert _gpt(train[0]) == "<answer>happy</answer>"
@@ -115,7 +122,9 @@ def test_mafw_maps_labels_and_keeps_captions(tmp_path, clips):
 
 
 def test_mafw_descriptions_as_reasoning_and_no_folds(tmp_path, clips):
-    root = _mafw_tree(tmp_path / "MAFW", clips, lines=MAFW_LINES[:2] + [MAFW_LINES[3]], train=("00001",), test=("00002", "00004"))
+    root = _mafw_tree(
+        tmp_path / "MAFW", clips, lines=MAFW_LINES[:2] + [MAFW_LINES[3]], train=("00001",), test=("00002", "00004")
+    )
     result = build_manifests("mafw", root, tmp_path / "out", think_from_description=True)
     train = load_manifest(result.manifests["train"])
     assert _gpt(train[0]) == "<think>A man speaks loudly. The deep frown.</think><answer>angry</answer>"
@@ -136,8 +145,10 @@ def test_mafw_problems(tmp_path, clips):
 
 # ----------------------------------------------------------------------------- RAVDESS
 
-@pytest.mark.parametrize("code,label", list(zip(range(1, 9), ["neutral", "calm", "happy", "sad", "angry", "fear",
-                                                               "disgust", "surprise"])))
+
+@pytest.mark.parametrize(
+    "code,label", list(zip(range(1, 9), ["neutral", "calm", "happy", "sad", "angry", "fear", "disgust", "surprise"]))
+)
 def test_ravdess_emotion_codes(code, label):
     meta = decode_name(f"01-01-{code:02d}-01-01-01-01")
     assert meta["label"] == label
@@ -147,13 +158,25 @@ def test_ravdess_emotion_codes(code, label):
 
 def test_ravdess_fields():
     meta = decode_name("02-02-08-02-02-02-24")
-    assert (meta["modality"], meta["vocal_channel"], meta["intensity"], meta["statement"], meta["repetition"],
-            meta["actor"], meta["actor_sex"]) == ("video-only", "song", "strong", 2, 2, 24, "female")
+    assert (
+        meta["modality"],
+        meta["vocal_channel"],
+        meta["intensity"],
+        meta["statement"],
+        meta["repetition"],
+        meta["actor"],
+        meta["actor_sex"],
+    ) == ("video-only", "song", "strong", 2, 2, 24, "female")
     assert meta["subtitle"] == "Dogs are sitting by the door"
     assert decode_name("03-01-01-01-01-01-05")["modality"] == "audio-only"
-    for bad, reason in [("01-01-09-01-01-01-01", "emotion"), ("04-01-01-01-01-01-01", "modality"),
-                        ("01-01-01-03-01-01-01", "intensity"), ("01-01-01-01-01-01-25", "actor"),
-                        ("01-01-01-01-01-01", "not a RAVDESS name"), ("1-1-1-1-1-1-1", "not a RAVDESS name")]:
+    for bad, reason in [
+        ("01-01-09-01-01-01-01", "emotion"),
+        ("04-01-01-01-01-01-01", "modality"),
+        ("01-01-01-03-01-01-01", "intensity"),
+        ("01-01-01-01-01-01-25", "actor"),
+        ("01-01-01-01-01-01", "not a RAVDESS name"),
+        ("1-1-1-1-1-1-1", "not a RAVDESS name"),
+    ]:
         with pytest.raises(ValueError, match=reason):
             decode_name(bad)
 
@@ -174,7 +197,8 @@ def test_ravdess_builds_test_split(tmp_path, clips):
     records = load_manifest(result.manifests["test"], labels="ravdess")
     assert [(r["id"], r["label"], r["subtitle"]) for r in records] == [
         ("ravdess-01-01-03-01-01-01-01", "happy", "Kids are talking by the door"),
-        ("ravdess-01-02-06-02-02-02-02", "fear", "Dogs are sitting by the door")]
+        ("ravdess-01-02-06-02-02-02-02", "fear", "Dogs are sitting by the door"),
+    ]
     assert records[1]["meta"]["vocal_channel"] == "song" and records[1]["meta"]["intensity"] == "strong"
     assert records[1]["cues"] == {}
     # video-only clips on request; they decode without audio
@@ -201,6 +225,7 @@ def test_ravdess_problems(tmp_path, clips):
 
 # ----------------------------------------------------------------------------- EMER
 
+
 def _csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
     import csv
 
@@ -216,9 +241,14 @@ def test_emer_v1_csv_gives_reasoning_targets(tmp_path, clips):
     root = tmp_path / "EMER"
     for name in ("sample_00000001", "sample_00000002"):
         _put(clips["av"], root / "video" / f"{name}.mp4")
-    _csv(root / "dataset-v1" / "gt-eng.csv", ["names", "emotions", "subtitles", "reasons"], [
-        ["sample_00000001", "worried", "What   should we do now?", "She frowns\nand her voice trembles."],
-        ["sample_00000002", "happy", "Great!", "He laughs loudly."]])
+    _csv(
+        root / "dataset-v1" / "gt-eng.csv",
+        ["names", "emotions", "subtitles", "reasons"],
+        [
+            ["sample_00000001", "worried", "What   should we do now?", "She frowns\nand her voice trembles."],
+            ["sample_00000002", "happy", "Great!", "He laughs loudly."],
+        ],
+    )
     result = build_manifests("emer", root, tmp_path / "out", check_media=True)
     records = load_manifest(result.manifests["coldstart"])
     assert [r["label"] for r in records] == ["anxious", "happy"]
@@ -230,9 +260,16 @@ def test_emer_v2_with_label_file_and_json(tmp_path, clips):
     root = tmp_path / "EMER"
     for name in ("sample_1", "sample_2"):
         _put(clips["av"], root / "clips" / f"{name}.mp4")
-    _csv(root / "final-EMER-reason.csv", ["names", "chinese", "english"],
-         [["sample_1", "中文", "A tense face."], ["sample_2", "中文", "Bright voice."]])
-    _csv(root / "train-label.csv", ["name", "discrete", "valence"], [["sample_1", "angry", "-2"], ["sample_2", "happy", "2"]])
+    _csv(
+        root / "final-EMER-reason.csv",
+        ["names", "chinese", "english"],
+        [["sample_1", "中文", "A tense face."], ["sample_2", "中文", "Bright voice."]],
+    )
+    _csv(
+        root / "train-label.csv",
+        ["name", "discrete", "valence"],
+        [["sample_1", "angry", "-2"], ["sample_2", "happy", "2"]],
+    )
     result = build_manifests("emer", root, tmp_path / "out", labels_file="train-label.csv", videos_dir="clips")
     assert [r["label"] for r in load_manifest(result.manifests["coldstart"])] == ["angry", "happy"]
     with pytest.raises(AdapterError, match="sample_1 has no label"):
@@ -245,9 +282,17 @@ def test_emer_v2_with_label_file_and_json(tmp_path, clips):
 def test_emer_problems(tmp_path, clips):
     root = tmp_path / "EMER"
     _put(clips["av"], root / "v" / "a.mp4")
-    _csv(root / "gt-eng.csv", ["names", "emotions", "reasons"], [
-        ["a", "bored", "x"], ["b", "sad", "Low voice."], ["a", "sad", "again"], ["c", "sad", "Ends <answer>sad</answer>"],
-        ["d", "sad", "  "]])
+    _csv(
+        root / "gt-eng.csv",
+        ["names", "emotions", "reasons"],
+        [
+            ["a", "bored", "x"],
+            ["b", "sad", "Low voice."],
+            ["a", "sad", "again"],
+            ["c", "sad", "Ends <answer>sad</answer>"],
+            ["d", "sad", "  "],
+        ],
+    )
     with pytest.raises(AdapterError) as err:
         build_manifests("emer", root, tmp_path / "out")
     message = str(err.value)
@@ -259,6 +304,7 @@ def test_emer_problems(tmp_path, clips):
 
 
 # ----------------------------------------------------------------------------- registry and CLI
+
 
 def test_registry_and_options():
     assert sorted(ADAPTERS) == ["dfew", "emer", "mafw", "ravdess"]
@@ -276,14 +322,29 @@ def test_cli(tmp_path, clips, capsys):
     assert len(load_manifest(tmp_path / "out" / "test.jsonl")) == 1
     assert main(["dfew", "--root", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == 1
     assert "is not a directory" in capsys.readouterr().err
-    assert main(["mafw", "--root", str(root), "--out", str(tmp_path / "o"), "--think-from-description", "false",
-                 "--fold", "0"]) == 1  # no single_label.txt under a RAVDESS tree
+    assert (
+        main(
+            [
+                "mafw",
+                "--root",
+                str(root),
+                "--out",
+                str(tmp_path / "o"),
+                "--think-from-description",
+                "false",
+                "--fold",
+                "0",
+            ]
+        )
+        == 1
+    )  # no single_label.txt under a RAVDESS tree
 
 
 # ----------------------------------------------------------------------------- prepare_data (notebook 00)
 
+
 def test_prepare_data_runs_an_adapter_once(tmp_path, clips):
-    from r1omni.data.adapters.prepare import label_set_of, prepare_data, validate_splits
+    from r1omni.data.prepare import label_set_of, prepare_data, validate_splits
 
     root = _ravdess_tree(tmp_path / "RAVDESS", clips)
     first = prepare_data("ravdess", tmp_path / "data", source_root=str(root))
@@ -293,14 +354,16 @@ def test_prepare_data_runs_an_adapter_once(tmp_path, clips):
     assert [r["label"] for r in validate_splits(again, labels=label_set_of("ravdess"))["test"]] == ["happy", "fear"]
     with pytest.raises(ValueError, match="holds manifests built with"):
         prepare_data("ravdess", tmp_path / "data", source_root=str(root), channels="speech")
-    assert prepare_data("ravdess", tmp_path / "data", source_root=str(root), channels="speech",
-                        regenerate=True).generated
+    assert prepare_data(
+        "ravdess", tmp_path / "data", source_root=str(root), channels="speech", regenerate=True
+    ).generated
     with pytest.raises(ValueError, match="needs source_root"):
         prepare_data("dfew", tmp_path / "d2")
 
 
 def test_prepare_data_never_reuses_or_replaces_the_wrong_folder(tmp_path):
-    from r1omni.data.adapters.prepare import data_location, label_set_of, prepare_data, repo_root
+    from r1omni.data.prepare import label_set_of, prepare_data
+    from r1omni.runs import data_location, repo_root
 
     stamp = tmp_path / "synth" / "synthemo.json"
     stamp.parent.mkdir()
@@ -316,5 +379,7 @@ def test_prepare_data_never_reuses_or_replaces_the_wrong_folder(tmp_path):
     assert (tmp_path / "mine" / "notes.txt").read_text() == "precious"
     assert data_location("data/synthemo") == repo_root() / "data" / "synthemo"
     assert data_location("/abs/x") == Path("/abs/x")
-    assert data_location("data/synthemo", run_directory=tmp_path, smoke=True) == tmp_path / "00_data_prep/synthemo_smoke"
+    assert (
+        data_location("data/synthemo", run_directory=tmp_path, smoke=True) == tmp_path / "00_data_prep/synthemo_smoke"
+    )
     assert label_set_of("synthemo", "mafw") == "mafw" and label_set_of("emer") == "mafw"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 import torch
 
@@ -12,8 +11,15 @@ from r1omni import attribution as at
 
 
 def rec(i, answer, face, voice, completion="", present=()):
-    return {"id": f"k{i}", "label": face, "answer": answer, "face_label": face, "voice_label": voice,
-            "completion": completion, "cues": {"present": list(present)}}
+    return {
+        "id": f"k{i}",
+        "label": face,
+        "answer": answer,
+        "face_label": face,
+        "voice_label": voice,
+        "completion": completion,
+        "cues": {"present": list(present)},
+    }
 
 
 # ----------------------------------------------------------------------------- conflict probes
@@ -21,8 +27,12 @@ def rec(i, answer, face, voice, completion="", present=()):
 
 def test_conflict_follow_counts_per_pair():
     records = [
-        rec(0, "happy", "happy", "sad"), rec(1, "sad", "happy", "sad"), rec(2, "happy", "happy", "sad"),
-        rec(3, None, "happy", "sad"), rec(4, "angry", "fear", "angry"), rec(5, "surprise", "fear", "angry"),
+        rec(0, "happy", "happy", "sad"),
+        rec(1, "sad", "happy", "sad"),
+        rec(2, "happy", "happy", "sad"),
+        rec(3, None, "happy", "sad"),
+        rec(4, "angry", "fear", "angry"),
+        rec(5, "surprise", "fear", "angry"),
     ]
     table = at.conflict_follow(records)
     row = table.loc[("happy", "sad")]
@@ -31,8 +41,9 @@ def test_conflict_follow_counts_per_pair():
     assert row["n"] == 2 and row["voice"] == 0.5 and row["other"] == 0.5 and row["face"] == 0
     assert table.loc[("all", "all")]["n"] == 6 and table.loc[("all", "all")]["face"] == pytest.approx(2 / 6)
     s = at.conflict_summary(records)
-    assert s == pytest.approx({"n": 6, "face_rate": 2 / 6, "voice_rate": 2 / 6, "other_rate": 1 / 6,
-                               "unparseable_rate": 1 / 6})
+    assert s == pytest.approx(
+        {"n": 6, "face_rate": 2 / 6, "voice_rate": 2 / 6, "other_rate": 1 / 6, "unparseable_rate": 1 / 6}
+    )
 
 
 def test_conflict_probe_rejects_non_conflict_records():
@@ -54,14 +65,32 @@ def test_think_text():
 def test_grounding_counts_on_hand_made_records():
     records = [
         # names a true face cue and a true voice cue; concludes sad, answers sad
-        rec(0, "sad", "sad", "sad", "<think>I notice a frowning mouth and a quiet voice. Overall sad.</think>"
-            "<answer>sad</answer>", present=["frown", "soft_voice"]),
+        rec(
+            0,
+            "sad",
+            "sad",
+            "sad",
+            "<think>I notice a frowning mouth and a quiet voice. Overall sad.</think><answer>sad</answer>",
+            present=["frown", "soft_voice"],
+        ),
         # names a true face cue and a hallucinated one (wide eyes); concludes happy, answers fear
-        rec(1, "fear", "happy", "happy", "<think>There is a smile and staring eyes, so happy.</think>"
-            "<answer>fear</answer>", present=["smile", "loud_voice"]),
+        rec(
+            1,
+            "fear",
+            "happy",
+            "happy",
+            "<think>There is a smile and staring eyes, so happy.</think><answer>fear</answer>",
+            present=["smile", "loud_voice"],
+        ),
         # only a hallucinated voice cue, no label named
-        rec(2, "angry", "angry", "angry", "<think>The speaker has a raised voice.</think><answer>angry</answer>",
-            present=["lowered_brows"]),
+        rec(
+            2,
+            "angry",
+            "angry",
+            "angry",
+            "<think>The speaker has a raised voice.</think><answer>angry</answer>",
+            present=["lowered_brows"],
+        ),
         # no reasoning at all
         rec(3, None, "sad", "sad", "sad", present=["frown"]),
     ]
@@ -74,7 +103,9 @@ def test_grounding_counts_on_hand_made_records():
     assert s["visual_rate"] == 0.5 and s["audio_rate"] == 0.5 and s["both_rate"] == 0.25 and s["none_rate"] == 0.25
     assert s["hallucination_rate"] == pytest.approx(2 / 5)  # 5 mentions, 2 not in the clip
     assert s["clips_with_hallucination_rate"] == 0.5
-    assert s["face_hallucination_rate"] == pytest.approx(1 / 3) and s["voice_hallucination_rate"] == pytest.approx(1 / 2)
+    assert s["face_hallucination_rate"] == pytest.approx(1 / 3) and s["voice_hallucination_rate"] == pytest.approx(
+        1 / 2
+    )
     assert s["cue_recall"] == pytest.approx(3 / 6)  # frown, soft_voice, smile of 6 present cues
     assert s["agreement_rate"] == 0.5 and s["contradiction_rate"] == 0.5 and s["no_label_rate"] == 0.5
 
@@ -125,15 +156,31 @@ def test_group_shares_sum_to_one():
 
 
 def _result(war_av, war_v, war_a, face, both, hall):
-    abl = {s: {"war": w, "uar": w, "per_class_recall": {"happy": w}} for s, w in
-           zip(at.MODALITY_SUBSETS, (war_av, war_v, war_a, 0.1))}
+    abl = {
+        s: {"war": w, "uar": w, "per_class_recall": {"happy": w}}
+        for s, w in zip(at.MODALITY_SUBSETS, (war_av, war_v, war_a, 0.1))
+    }
     return {
         "ablation": abl,
-        "conflict": {"n": 10, "face_rate": face, "voice_rate": 1 - face - 0.1, "other_rate": 0.1, "unparseable_rate": 0.0},
+        "conflict": {
+            "n": 10,
+            "face_rate": face,
+            "voice_rate": 1 - face - 0.1,
+            "other_rate": 0.1,
+            "unparseable_rate": 0.0,
+        },
         "gradient": {"video": 0.5, "audio": 0.3, "text": 0.2},
-        "grounding": {"think_rate": 1.0, "visual_rate": 0.9, "audio_rate": 0.4 + both, "both_rate": both,
-                      "none_rate": 0.0, "hallucination_rate": hall, "cue_recall": 0.5, "agreement_rate": 0.9,
-                      "contradiction_rate": 0.1},
+        "grounding": {
+            "think_rate": 1.0,
+            "visual_rate": 0.9,
+            "audio_rate": 0.4 + both,
+            "both_rate": both,
+            "none_rate": 0.0,
+            "hallucination_rate": hall,
+            "cue_recall": 0.5,
+            "agreement_rate": 0.9,
+            "contradiction_rate": 0.1,
+        },
     }
 
 
@@ -224,11 +271,13 @@ def test_gradient_attribution_shares_and_completeness(tiny):
     assert ig["sum_attr"] == pytest.approx(ig["delta"], rel=0.1, abs=0.02)
     gx = at.clip_attribution(model, processor, clip, completion=COMPLETION, method="gradient_x_input")
     assert sum(gx[g] for g in at.GROUPS) == pytest.approx(1.0) and gx["log_prob"] == pytest.approx(ig["log_prob"])
-    text_only = at.clip_attribution(model, processor, None, completion=COMPLETION, method="gradient_x_input",
-                                    modalities="t")
+    text_only = at.clip_attribution(
+        model, processor, None, completion=COMPLETION, method="gradient_x_input", modalities="t"
+    )
     assert text_only["video"] == 0 and text_only["audio"] == 0 and text_only["text"] == pytest.approx(1.0)
     # greedy decoding of random weights writes no answer block: the clip is skipped, and counted
-    summary = at.gradient_summary([{"id": "a", **ig}, {"id": "b", **at.clip_attribution(model, processor, clip,
-                                                                                       max_new_tokens=4)}])
+    summary = at.gradient_summary(
+        [{"id": "a", **ig}, {"id": "b", **at.clip_attribution(model, processor, clip, max_new_tokens=4)}]
+    )
     assert summary["n"] == 1 and summary["skipped"] == 1 and summary["video"] == ig["video"]
     assert summary["completeness_error"] < 0.2

@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import get_scheduler
 
-from r1omni import checkpoint as ckpt
+from r1omni.train import checkpoint as ckpt
 
 
 def _objects(seed=0):
@@ -30,9 +30,10 @@ def _train(model, opt, sched, steps):
 def test_round_trip_continues_exactly(tmp_path):
     model, opt, sched = _objects()
     _train(model, opt, sched, 3)
-    path = ckpt.save_checkpoint(tmp_path, 3, model=model, optimizer=opt, scheduler=sched,
-                                trainer_state={"prompts_seen": 12})
-    assert path == tmp_path / "step-3" and ckpt.is_complete(path)
+    path = ckpt.save_checkpoint(
+        tmp_path, 3, model=model, optimizer=opt, scheduler=sched, trainer_state={"prompts_seen": 12}
+    )
+    assert path == tmp_path / "step-3" and ckpt.is_complete_checkpoint(path)
     lr_at_save = sched.get_last_lr()
     after = (random.random(), np.random.rand(), torch.rand(2))
     _train(model, opt, sched, 2)
@@ -71,7 +72,7 @@ def test_failure_during_save_leaves_previous_checkpoint(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(ckpt.torch, "save", boom)
+    monkeypatch.setattr(ckpt, "atomic_write_bytes", boom)  # every tensor file of the checkpoint
     with pytest.raises(OSError, match="disk full"):
         ckpt.save_checkpoint(tmp_path, 2, model=model, optimizer=opt, scheduler=sched)
     assert ckpt.latest_checkpoint(tmp_path) == tmp_path / "step-1"
@@ -89,7 +90,7 @@ def test_keeps_last_k(tmp_path):
 def test_missing_rank_rng_is_a_clear_error(tmp_path):
     model, opt, sched = _objects()
     path = ckpt.save_checkpoint(tmp_path, 1, model=model)
-    with pytest.raises(ValueError, match="rng_state_1.pt missing"):
+    with pytest.raises(ValueError, match="rng_state_1.json missing"):
         ckpt.load_checkpoint(path, model=model, rank=1)
-    with pytest.raises(ValueError, match="optimizer.pt missing"):
+    with pytest.raises(ValueError, match="optimizer.safetensors: missing"):
         ckpt.load_checkpoint(path, model=model, optimizer=opt)

@@ -35,8 +35,11 @@ def write_tiny_manifest(directory: Path, n: int = 4, *, think: bool = True, name
         clip = directory / "clips" / f"c{i}.mp4"
         if not clip.exists():
             write_clip(clip, frames, audio, fps=16)
-        records.append(make_record(id=f"c{i}", video=f"clips/c{i}.mp4", label=label, split="coldstart",
-                                   think=why if think else None))
+        records.append(
+            make_record(
+                id=f"c{i}", video=f"clips/c{i}.mp4", label=label, split="coldstart", think=why if think else None
+            )
+        )
     path = directory / name
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return path
@@ -107,7 +110,11 @@ def test_disk_cache_round_trip(manifest, tmp_path):
     np.testing.assert_array_equal(first.frames, again.frames)
     np.testing.assert_array_equal(first.audio, again.audio)
     assert (first.path, first.sample_rate, first.fps, first.audio_silent) == (
-        again.path, again.sample_rate, again.fps, again.audio_silent)
+        again.path,
+        again.sample_rate,
+        again.fps,
+        again.audio_silent,
+    )
 
 
 def test_collator_masks_prompt_and_keeps_target(manifest, processor):

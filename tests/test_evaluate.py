@@ -9,6 +9,7 @@ import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from r1omni import evaluate as ev
+from r1omni import runs
 from r1omni.evaluate import (
     OTHER,
     UNPARSEABLE,
@@ -18,7 +19,7 @@ from r1omni.evaluate import (
     per_class_recall,
     predict,
     read_predictions,
-    summarize,
+    summarize_predictions,
     uar,
     war,
 )
@@ -53,11 +54,15 @@ def test_agrees_with_sklearn():
 
 def test_unparseable_counts_as_wrong_and_separately():
     records = [
-        {"label": t, "answer": p, "rewards": {"format": float(p is not None), "accuracy": float(t == p)},
-         "completion_tokens": 10 + i}
+        {
+            "label": t,
+            "answer": p,
+            "rewards": {"format": float(p is not None), "accuracy": float(t == p)},
+            "completion_tokens": 10 + i,
+        }
         for i, (t, p) in enumerate(zip(Y_TRUE, Y_PRED))
     ]
-    s = summarize(records, ["happy", "sad", "fear", "angry"], n_boot=50)
+    s = summarize_predictions(records, ["happy", "sad", "fear", "angry"], n_boot=50)
     assert s["unparseable_rate"] == pytest.approx(1 / 6)
     assert s["war"] == pytest.approx(0.5)
     assert s["confusion"]["happy"][UNPARSEABLE] == 1
@@ -86,7 +91,8 @@ def test_bootstrap_contains_point_and_is_seeded(metric):
     assert (lo, hi) == bootstrap_ci(y_true, y_pred, metric, n_boot=500, seed=3)
     # the vectorised UAR path equals the generic callable path
     assert bootstrap_ci(y_true, y_pred, metric, n_boot=50, seed=1) == pytest.approx(
-        bootstrap_ci(y_true, y_pred, war if metric == "war" else uar, n_boot=50, seed=1))
+        bootstrap_ci(y_true, y_pred, war if metric == "war" else uar, n_boot=50, seed=1)
+    )
 
 
 def test_length_mismatch_and_empty_raise():
@@ -98,15 +104,19 @@ def test_length_mismatch_and_empty_raise():
 
 # ----------------------------------------------------------------------------- resumable decoding
 
-EXAMPLES = [{"id": f"c{i}", "label": ["happy", "sad", "fear"][i % 3], "split": "test",
-             "cues": {"present": ["smile"]}} for i in range(7)]
+EXAMPLES = [
+    {"id": f"c{i}", "label": ["happy", "sad", "fear"][i % 3], "split": "test", "cues": {"present": ["smile"]}}
+    for i in range(7)
+]
 
 
 def fake_generate(calls):
     def gen(batch):
         calls.append([e["id"] for e in batch])
-        return [(f"<think>a smile</think><answer>{'happy' if int(e['id'][1:]) % 2 else 'x'}</answer>", 5)
-                for e in batch]
+        return [
+            (f"<think>a smile</think><answer>{'happy' if int(e['id'][1:]) % 2 else 'x'}</answer>", 5) for e in batch
+        ]
+
     return gen
 
 
@@ -141,15 +151,40 @@ def test_predictions_resume_after_kill(tmp_path):
 
 def test_predictions_of_another_model_or_checkpoint_are_not_mixed(tmp_path):
     out = tmp_path / "p.jsonl"
-    predict(EXAMPLES[:2], fake_generate([]), out, batch_size=2, model="m", modalities="av",
-            settings={"checkpoint": "aaa"}, progress=False)
+    predict(
+        EXAMPLES[:2],
+        fake_generate([]),
+        out,
+        batch_size=2,
+        model="m",
+        modalities="av",
+        settings={"checkpoint": "aaa"},
+        progress=False,
+    )
     with pytest.raises(ValueError, match="use another out_path"):
-        predict(EXAMPLES, fake_generate([]), out, batch_size=2, model="m", modalities="v", on_mismatch="error",
-                settings={"checkpoint": "aaa"}, progress=False)
+        predict(
+            EXAMPLES,
+            fake_generate([]),
+            out,
+            batch_size=2,
+            model="m",
+            modalities="v",
+            on_mismatch="error",
+            settings={"checkpoint": "aaa"},
+            progress=False,
+        )
     calls = []
     with pytest.warns(UserWarning, match="decoding afresh"):  # retrained checkpoint: start over
-        rows = predict(EXAMPLES, fake_generate(calls), out, batch_size=4, model="m", modalities="av",
-                       settings={"checkpoint": "bbb"}, progress=False)
+        rows = predict(
+            EXAMPLES,
+            fake_generate(calls),
+            out,
+            batch_size=4,
+            model="m",
+            modalities="av",
+            settings={"checkpoint": "bbb"},
+            progress=False,
+        )
     assert len(calls) == 2 and {r["settings"]["checkpoint"] for r in read_predictions(out)} == {"bbb"}
     assert len(rows) == len(EXAMPLES)
 
@@ -179,11 +214,11 @@ def test_compare_models_has_separate_paper_rows():
 
 def test_resolve_model_dirs_errors_on_missing(tmp_path):
     (tmp_path / "01_cold_start_sft" / "model").mkdir(parents=True)
-    assert ev.resolve_model_dirs(tmp_path, ["cold_start"])["cold_start"].name == "model"
+    assert runs.resolve_model_dirs(tmp_path, ["cold_start"])["cold_start"].name == "model"
     with pytest.raises(FileNotFoundError, match="rlvr"):
-        ev.resolve_model_dirs(tmp_path, ["cold_start", "rlvr"])
+        runs.resolve_model_dirs(tmp_path, ["cold_start", "rlvr"])
     with pytest.raises(ValueError, match="unknown model"):
-        ev.resolve_model_dirs(tmp_path, ["gpt"])
+        runs.resolve_model_dirs(tmp_path, ["gpt"])
 
 
 # ----------------------------------------------------------------------------- with the tiny model
@@ -199,8 +234,18 @@ def write_fixture_manifest(root, pairs=(("happy", "happy"), ("sad", "sad"), ("fe
     for i, (face, voice) in enumerate(pairs):
         frames = rng.integers(0, 255, (8, 32, 32, 3), dtype=np.uint8)
         write_clip(root / "clips" / f"c{i}.mp4", frames, (0.1 * rng.standard_normal(16000)).astype(np.float32), fps=8)
-        records.append(make_record(id=f"c{i}", video=f"clips/c{i}.mp4", label=face, split="test",
-                                   cues={"present": ["smile"]}, face_label=face, voice_label=voice, domain="synth"))
+        records.append(
+            make_record(
+                id=f"c{i}",
+                video=f"clips/c{i}.mp4",
+                label=face,
+                split="test",
+                cues={"present": ["smile"]},
+                face_label=face,
+                voice_label=voice,
+                domain="synth",
+            )
+        )
     return write_manifest(root / "test.jsonl", records)
 
 
@@ -252,12 +297,14 @@ def test_evaluate_split_missing_model_dir(tiny, tmp_path):
 
 
 def test_run_report_from_metrics_files(tmp_path):
-    from r1omni.evaluate.report import run_report
     from r1omni.io import atomic_write_json
+    from r1omni.workbook.report import run_report
 
     m = {"n": 4, "war": 0.5, "uar": 0.25, "war_ci": [0.4, 0.6], "uar_ci": [0.2, 0.3]}
-    atomic_write_json(tmp_path / "03_evaluation" / "metrics.json",
-                      {"results": {"rlvr": {"test": m, "ood": m}}, "reading": "RLVR reading."})
+    atomic_write_json(
+        tmp_path / "03_evaluation" / "metrics.json",
+        {"results": {"rlvr": {"test": m, "ood": m}}, "reading": "RLVR reading."},
+    )
     text = run_report(tmp_path)
     header = next(line for line in text.splitlines() if line.startswith("|  |"))
     assert header.index("test WAR") < header.index("ood WAR") < header.index("DFEW WAR")

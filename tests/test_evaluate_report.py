@@ -2,13 +2,16 @@
 
 import pytest
 
-from r1omni.evaluate.report import main, seed_table
+from r1omni.evaluate import seed_table
+from r1omni.evaluate.__main__ import main
 from r1omni.io import atomic_write_json
 
 
 def _results(war, uar):
-    return {"cold_start": {"ood": {"war": war / 2, "uar": uar / 2}, "test": {"war": war, "uar": uar}},
-            "rlvr": {"ood": {"war": war, "uar": uar}, "test": {"war": war + 0.1, "uar": uar + 0.1}}}
+    return {
+        "cold_start": {"ood": {"war": war / 2, "uar": uar / 2}, "test": {"war": war, "uar": uar}},
+        "rlvr": {"ood": {"war": war, "uar": uar}, "test": {"war": war + 0.1, "uar": uar + 0.1}},
+    }
 
 
 def test_seed_table_mean_and_std_in_split_order():

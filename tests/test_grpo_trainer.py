@@ -13,15 +13,29 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from r1omni.checkpoint import latest_checkpoint
-from r1omni.config import GRPOConfig
-from r1omni.grpo_policy import make_tiny_text_policy
-from r1omni.grpo_trainer import TRUNCATION_WARNING, _warn_if_truncating, data_order, stage_metrics, train_grpo
+from r1omni.grpo import (
+    GRPO_METRIC_KEYS,
+    GRPOConfig,
+    grpo_stage_metrics,
+    make_tiny_text_policy,
+    reward_metric_keys,
+    train_grpo,
+)
+from r1omni.grpo.metrics import TRUNCATION_WARNING, warn_if_truncating
 from r1omni.io import read_json, read_jsonl
-from r1omni.metrics_log import GRPO_METRIC_KEYS, reward_metric_keys
+from r1omni.train.checkpoint import latest_checkpoint
+from r1omni.train.loop import data_order
 
-TEXTS = ["say a few words", "count the letter a in banana", "the cat sat on a mat", "hello there",
-         "aaa bbb ccc", "a quiet morning", "name a fruit", "what is two plus two"]
+TEXTS = [
+    "say a few words",
+    "count the letter a in banana",
+    "the cat sat on a mat",
+    "hello there",
+    "aaa bbb ccc",
+    "a quiet morning",
+    "name a fruit",
+    "what is two plus two",
+]
 
 
 def count_a(completions, **kwargs):
@@ -46,11 +60,27 @@ def records():
 
 
 def _config(**overrides):
-    values = dict(num_generations=4, per_device_train_batch_size=2, gradient_accumulation_steps=2,
-                  max_completion_length=8, max_steps=4, learning_rate=5e-3, beta=0.05, num_iterations=2,
-                  lr_scheduler_type="linear", warmup_ratio=0.25, reward_funcs=[count_a, has_label],
-                  reward_weights=[1.0, 0.5], save_steps=1, save_total_limit=0, sample_log_steps=2,
-                  show_progress=False, use_feature_cache=False, device="cpu", seed=3)
+    values = dict(
+        num_generations=4,
+        per_device_train_batch_size=2,
+        gradient_accumulation_steps=2,
+        max_completion_length=8,
+        max_steps=4,
+        learning_rate=5e-3,
+        beta=0.05,
+        num_iterations=2,
+        lr_scheduler_type="linear",
+        warmup_ratio=0.25,
+        reward_funcs=[count_a, has_label],
+        reward_weights=[1.0, 0.5],
+        save_steps=1,
+        save_total_limit=0,
+        sample_log_steps=2,
+        show_progress=False,
+        use_feature_cache=False,
+        device="cpu",
+        seed=3,
+    )
     values.update(overrides)
     return GRPOConfig.from_preset("course", **values)
 
@@ -64,6 +94,7 @@ def _recorder(log, kill_after=None):
         log.append((step, info["prompt_ids"]))
         if kill_after is not None and step == kill_after:
             raise Kill(f"killed after step {step}")
+
     return cb
 
 
@@ -100,14 +131,16 @@ def test_killed_run_resumes_like_an_uninterrupted_one(tmp_path, policy_dir, reco
     again = train_grpo(_config(), policy_dir, records, tmp_path / "part")  # finished: resumes at the end
     assert again.resumed_from.endswith("step-4") and [r["step"] for r in again.history] == [1, 2, 3, 4]
     # Notebook 02's metrics.json from such a rerun (it used to fail with IndexError at history[0]).
-    summary = stage_metrics(again, {"format_rate": 0.5, "war": 0.25, "n": 2}, {"format_rate": 1.0, "war": 0.5, "n": 2})
+    summary = grpo_stage_metrics(
+        again, {"format_rate": 0.5, "war": 0.25, "n": 2}, {"format_rate": 1.0, "war": 0.5, "n": 2}
+    )
     assert summary["reward_first"] == part_rows[0]["reward"] and summary["reward_last"] == part_rows[-1]["reward"]
     assert summary["train_time_s"] == pytest.approx(sum(r["step_time"] for r in part_rows))
     assert summary["steps"] == 4 and summary["preview_format_rate_after"] == 1.0
     assert read_jsonl(tmp_path / "part" / "metrics.jsonl") == part_rows  # the rerun logged nothing new
     (tmp_path / "part" / "metrics.jsonl").write_text("")  # a finished stage whose log was emptied
     with pytest.raises(ValueError, match="metrics.jsonl: no logged GRPO step"):
-        stage_metrics(train_grpo(_config(), policy_dir, records, tmp_path / "part"))
+        grpo_stage_metrics(train_grpo(_config(), policy_dir, records, tmp_path / "part"))
 
 
 def test_warns_when_most_completions_are_truncated(tmp_path, policy_dir, records):
@@ -117,7 +150,7 @@ def test_warns_when_most_completions_are_truncated(tmp_path, policy_dir, records
     assert res.history[0]["completions/clipped_ratio"] > TRUNCATION_WARNING
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _warn_if_truncating(TRUNCATION_WARNING, _config())  # at most half cut: no warning
+        warn_if_truncating(TRUNCATION_WARNING, _config().max_completion_length)  # at most half cut: no warning
 
 
 def test_metrics_have_the_glossary_keys(tmp_path, policy_dir, records):
@@ -154,11 +187,19 @@ def test_metrics_have_the_glossary_keys(tmp_path, policy_dir, records):
 
 def test_beta_zero_has_no_reference_and_loss_type_variants(tmp_path, policy_dir, records):
     for loss_type in ("dapo", "dr_grpo"):
-        res = train_grpo(_config(max_steps=2, save_steps=0, beta=0.0, loss_type=loss_type, num_iterations=1),
-                         policy_dir, records, tmp_path / loss_type)
+        res = train_grpo(
+            _config(max_steps=2, save_steps=0, beta=0.0, loss_type=loss_type, num_iterations=1),
+            policy_dir,
+            records,
+            tmp_path / loss_type,
+        )
         assert all(r["kl"] == 0.0 and r["clip_ratio"] == 0.0 for r in res.history)
-    tracked = train_grpo(_config(max_steps=2, save_steps=0, beta=0.0, track_kl=True, num_iterations=1, warmup_ratio=0.0),
-                         policy_dir, records, tmp_path / "tracked")
+    tracked = train_grpo(
+        _config(max_steps=2, save_steps=0, beta=0.0, track_kl=True, num_iterations=1, warmup_ratio=0.0),
+        policy_dir,
+        records,
+        tmp_path / "tracked",
+    )
     assert tracked.history[0]["kl"] == 0.0 < tracked.history[1]["kl"]  # reference kept only for the logs
 
 
@@ -176,7 +217,7 @@ def test_resume_with_other_batch_size_is_refused(tmp_path, policy_dir, records):
 def test_data_order_is_a_permutation_per_epoch():
     stream = data_order(7, seed=5, start=0, count=21)
     for e in range(3):
-        assert sorted(stream[7 * e: 7 * e + 7]) == list(range(7))
+        assert sorted(stream[7 * e : 7 * e + 7]) == list(range(7))
     assert data_order(7, 5, 9, 6) == stream[9:15]  # any window of the stream, from any start
     assert stream[:7] != data_order(7, 6, 0, 7)
 
@@ -200,8 +241,7 @@ def test_presets():
 
 TWO_PROC = """
 import json, sys
-from r1omni.config import GRPOConfig
-from r1omni.grpo_trainer import train_grpo
+from r1omni.grpo import GRPOConfig, train_grpo
 
 def count_a(completions, **kwargs):
     return [c.count("a") / 10 for c in completions]
@@ -228,8 +268,17 @@ def test_two_processes_agree_on_weights(tmp_path, policy_dir, records):
     out = tmp_path / "out"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     config = Path(__file__).resolve().parents[1] / "configs" / "accelerate" / "multi_cpu_2proc.yaml"
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config),
-           str(script), policy_dir, str(data), str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(config),
+        str(script),
+        policy_dir,
+        str(data),
+        str(out),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     r0, r1 = (json.loads((out / f"rank{i}.json").read_text()) for i in (0, 1))
@@ -241,7 +290,10 @@ def test_two_processes_agree_on_weights(tmp_path, policy_dir, records):
     assert r0["seen"] == r1["seen"] and all(len(set(ids)) == 4 for ids in r0["seen"])
     assert sorted(p for ids in r0["seen"] for p in ids) == sorted(r["id"] for r in records)
     assert latest_checkpoint(out / "checkpoints").name == "step-2"
-    assert {p.name for p in latest_checkpoint(out / "checkpoints").iterdir()} >= {"rng_state_0.pt", "rng_state_1.pt"}
+    assert {p.name for p in latest_checkpoint(out / "checkpoints").iterdir()} >= {
+        "rng_state_0.json",
+        "rng_state_1.json",
+    }
     assert [r["step"] for r in read_jsonl(out / "metrics.jsonl")] == [1, 2]
 
 
@@ -254,13 +306,25 @@ def omni_data(tmp_path_factory):
 
 def test_omni_policy_trains_with_paper_rewards_and_feature_cache(tmp_path, omni_data):
     """The tiny omni model on clips, R1-Omni's rewards; the feature cache changes no number."""
-    cfg = dict(num_generations=2, per_device_train_batch_size=2, gradient_accumulation_steps=1,
-               max_completion_length=6, max_steps=2, save_steps=0, show_progress=False, device="cpu",
-               reward_funcs=["accuracy", "format"], modalities="av", seed=1)
-    off = train_grpo(GRPOConfig.from_preset("course", use_feature_cache=False, **cfg), "tiny", omni_data.parent,
-                     tmp_path / "off")
-    on = train_grpo(GRPOConfig.from_preset("course", use_feature_cache=True, **cfg), "tiny", omni_data.parent,
-                    tmp_path / "on")
+    cfg = dict(
+        num_generations=2,
+        per_device_train_batch_size=2,
+        gradient_accumulation_steps=1,
+        max_completion_length=6,
+        max_steps=2,
+        save_steps=0,
+        show_progress=False,
+        device="cpu",
+        reward_funcs=["accuracy", "format"],
+        modalities="av",
+        seed=1,
+    )
+    off = train_grpo(
+        GRPOConfig.from_preset("course", use_feature_cache=False, **cfg), "tiny", omni_data.parent, tmp_path / "off"
+    )
+    on = train_grpo(
+        GRPOConfig.from_preset("course", use_feature_cache=True, **cfg), "tiny", omni_data.parent, tmp_path / "on"
+    )
     assert any((tmp_path / "on" / "feature_cache").rglob("*.safetensors"))
     for a, b in zip(off.history, on.history):
         assert a["completions/mean_length"] == b["completions/mean_length"]

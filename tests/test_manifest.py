@@ -37,9 +37,17 @@ def folder(tmp_path_factory) -> Path:
 
 def _records(n: int = 3) -> list[dict]:
     labels = ["happy", "sad", "fear"]
-    return [make_record(id=f"c{i}", video=f"clips/c{i}.mp4", label=labels[i % 3], split="train",
-                        subtitle="Kids are talking by the door", think="A wide smile." if i == 0 else None)
-            for i in range(n)]
+    return [
+        make_record(
+            id=f"c{i}",
+            video=f"clips/c{i}.mp4",
+            label=labels[i % 3],
+            split="train",
+            subtitle="Kids are talking by the door",
+            think="A wide smile." if i == 0 else None,
+        )
+        for i in range(n)
+    ]
 
 
 def _write_lines(path: Path, rows: list) -> Path:
@@ -68,8 +76,7 @@ def test_every_problem_is_reported_at_once(folder):
     unknown = dict(good[2], label="bored")
     dup = dict(good[0])
     gone = make_record(id="c9", video="clips/nope.mp4", label="angry", split="train")
-    path = _write_lines(folder / "bad.jsonl",
-                        [good[0], missing_label, unknown, "{not json", dup, gone, ["a", "list"]])
+    path = _write_lines(folder / "bad.jsonl", [good[0], missing_label, unknown, "{not json", dup, gone, ["a", "list"]])
     with pytest.raises(ManifestError) as err:
         load_manifest(path)
     assert isinstance(err.value, ValueError)

@@ -61,13 +61,18 @@ def media(tmp_path_factory):
         tone = _tone(rate)
         audio = tone if channels == 1 else np.stack([tone, tone])
         name = f"{vcodec}_{acodec}_{rate}_{channels}ch{suffix}"
-        files[name] = write_clip(root / name, _frames(), audio, fps=FPS, sample_rate=rate,
-                                 video_codec=vcodec, audio_codec=acodec)
+        files[name] = write_clip(
+            root / name, _frames(), audio, fps=FPS, sample_rate=rate, video_codec=vcodec, audio_codec=acodec
+        )
     files["noaudio"] = write_clip(root / "noaudio.mp4", _frames(), None, fps=FPS)
     files["silent"] = write_clip(root / "silent.mp4", _frames(), np.zeros(32000, np.float32), fps=FPS)
-    files["left_only"] = write_clip(root / "left_only.mov", _frames(),
-                                    np.stack([_tone(44100), np.zeros(88200, np.float32)]),
-                                    fps=FPS, sample_rate=44100)
+    files["left_only"] = write_clip(
+        root / "left_only.mov",
+        _frames(),
+        np.stack([_tone(44100), np.zeros(88200, np.float32)]),
+        fps=FPS,
+        sample_rate=44100,
+    )
     good = files["noaudio"].read_bytes()
     files["truncated"] = root / "truncated.mp4"
     files["truncated"].write_bytes(write_clip(root / "full.mp4", _frames(), _tone(16000)).read_bytes()[:6000])
@@ -141,13 +146,16 @@ def test_silent_track_is_flagged_not_missing(media):
     assert clip.audio_silent and not clip.audio_missing
 
 
-@pytest.mark.parametrize("name,reason", [
-    ("truncated", "truncated"),
-    ("text", "not a readable media file"),
-    ("empty", "empty file"),
-    ("garbage", "not a readable media file"),
-    ("audio_only", "no video stream"),
-])
+@pytest.mark.parametrize(
+    "name,reason",
+    [
+        ("truncated", "truncated"),
+        ("text", "not a readable media file"),
+        ("empty", "empty file"),
+        ("garbage", "not a readable media file"),
+        ("audio_only", "no video stream"),
+    ],
+)
 def test_bad_files_raise_media_error(media, name, reason):
     with pytest.raises(MediaError, match=reason) as err:
         load_clip(media[name], allow_missing_audio=True)

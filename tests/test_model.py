@@ -11,7 +11,12 @@ import torch
 
 from r1omni.data.media import Clip
 from r1omni.model import (
-    FeatureCache, OmniModel, OmniProcessor, load_policy, repeat_batch, save_policy,
+    FeatureCache,
+    OmniModel,
+    OmniProcessor,
+    load_policy,
+    repeat_batch,
+    save_policy,
 )
 from r1omni.model.tokenizer import _train_tiny_bpe_json
 from r1omni.settings import PROMPT
@@ -22,9 +27,16 @@ TARGET = "<think>The face smiles and the voice is bright.</think><answer>happy</
 def make_clip(seed: int, *, audio: bool = True, seconds: float = 2.0, size: int = 112, frames: int = 8) -> Clip:
     rng = np.random.default_rng(seed)
     wave = (0.1 * rng.standard_normal(int(16000 * seconds))).astype(np.float32) if audio else None
-    return Clip(path=f"/mem/clip{seed}.mp4", frames=rng.integers(0, 256, (frames, size, size, 3), dtype=np.uint8),
-                audio=wave, sample_rate=16000, audio_missing=not audio, audio_silent=False, fps=10.0,
-                duration=seconds)
+    return Clip(
+        path=f"/mem/clip{seed}.mp4",
+        frames=rng.integers(0, 256, (frames, size, size, 3), dtype=np.uint8),
+        audio=wave,
+        sample_rate=16000,
+        audio_missing=not audio,
+        audio_silent=False,
+        fps=10.0,
+        duration=seconds,
+    )
 
 
 def _sharpen(model: OmniModel) -> OmniModel:
@@ -120,8 +132,11 @@ def test_text_only_accepts_none_clips(model, processor):
 
 def test_text_only_equals_the_plain_lm(model, processor):
     batch = processor([None, None], modalities="t", question="Which emotion?")
-    ref = model.lm(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                   position_ids=(batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)).logits
+    ref = model.lm(
+        input_ids=batch["input_ids"],
+        attention_mask=batch["attention_mask"],
+        position_ids=(batch["attention_mask"].cumsum(-1) - 1).clamp(min=0),
+    ).logits
     torch.testing.assert_close(model(**batch).logits, ref, rtol=0, atol=0)
 
 
@@ -151,7 +166,7 @@ def test_mixed_batch_rows_match_rows_alone(model, processor, clips):
         torch.testing.assert_close(real(logits[i], batch["attention_mask"][i]), ref, rtol=1e-4, atol=1e-4)
 
 
-def test_forward_ids_with_concatenated_completion_matches_full_batch(model, processor, clips):
+def test_concatenated_completion_with_the_prompt_media_matches_full_batch(model, processor, clips):
     full = processor(clips[:2], modalities=["av", "a"], targets=[TARGET, TARGET])
     prompt = processor(clips[:2], modalities=["av", "a"])
     completion = processor.tokenizer(TARGET, add_special_tokens=False, return_tensors="pt")["input_ids"]
@@ -159,7 +174,7 @@ def test_forward_ids_with_concatenated_completion_matches_full_batch(model, proc
     ids = torch.cat([prompt["input_ids"], completion], 1)
     mask = torch.cat([prompt["attention_mask"], torch.ones_like(completion)], 1)
     assert torch.equal(ids, full["input_ids"])
-    a = model.forward_ids(ids, mask, prompt).logits
+    a = model(input_ids=ids, attention_mask=mask, **prompt.media()).logits
     b = model(**{k: v for k, v in full.items() if k != "labels"}).logits
     torch.testing.assert_close(a, b)
 
@@ -185,20 +200,33 @@ def test_left_padding_does_not_change_greedy_output(model, processor, clips):
 
 def test_generation_result_for_groups(model, processor, clips):
     batch = processor(clips[:2], modalities="av")
-    out = model.generate(batch, max_new_tokens=6, do_sample=True, temperature=1.0, top_p=0.9,
-                         num_return_sequences=3, generator=torch.Generator().manual_seed(0))
+    out = model.generate(
+        batch,
+        max_new_tokens=6,
+        do_sample=True,
+        temperature=1.0,
+        top_p=0.9,
+        num_return_sequences=3,
+        generator=torch.Generator().manual_seed(0),
+    )
     assert out.prompt_ids.shape[0] == out.completion_ids.shape[0] == 6
     assert torch.equal(out.prompt_ids[0], out.prompt_ids[2]) and torch.equal(out.batch["input_ids"], out.prompt_ids)
     assert out.completion_mask.shape == out.completion_ids.shape
     media_ids = [processor.config.token_ids[k] for k in ("video", "audio", "vi_start", "au_end")]
     assert not torch.isin(out.completion_ids, torch.tensor(media_ids)).any()
-    again = model.generate(batch, max_new_tokens=6, do_sample=True, top_p=0.9, num_return_sequences=3,
-                           generator=torch.Generator().manual_seed(0))
+    again = model.generate(
+        batch,
+        max_new_tokens=6,
+        do_sample=True,
+        top_p=0.9,
+        num_return_sequences=3,
+        generator=torch.Generator().manual_seed(0),
+    )
     assert torch.equal(out.completion_ids, again.completion_ids)
-    # logits of cat(prompt, completion) via forward_ids line up with the rollout
+    # logits of cat(prompt, completion) with the rollout's media line up with the rollout
     ids = torch.cat([out.prompt_ids, out.completion_ids], 1)
     mask = torch.cat([out.prompt_mask, out.completion_mask], 1)
-    assert model.forward_ids(ids, mask, out.batch).logits.shape[:2] == ids.shape
+    assert model(input_ids=ids, attention_mask=mask, **out.batch.media()).logits.shape[:2] == ids.shape
 
 
 def test_rows_stop_at_their_first_eos(model, processor, clips):
@@ -336,10 +364,12 @@ def test_tiny_preset_is_seeded_and_leaves_the_global_rng_alone():
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(a["visual_projector.mlp.fc1.weight"], c["visual_projector.mlp.fc1.weight"])
     # towers: fixed DCT input filters (no randomness), seeded random attention / MLP weights
-    assert torch.equal(a["vision_tower.embeddings.patch_embedding.weight"],
-                       c["vision_tower.embeddings.patch_embedding.weight"])
-    assert not torch.equal(a["vision_tower.encoder.layers.0.mlp.fc1.weight"],
-                           c["vision_tower.encoder.layers.0.mlp.fc1.weight"])
+    assert torch.equal(
+        a["vision_tower.embeddings.patch_embedding.weight"], c["vision_tower.embeddings.patch_embedding.weight"]
+    )
+    assert not torch.equal(
+        a["vision_tower.encoder.layers.0.mlp.fc1.weight"], c["vision_tower.encoder.layers.0.mlp.fc1.weight"]
+    )
     assert not torch.equal(a["audio_tower.layers.0.fc1.weight"], c["audio_tower.layers.0.fc1.weight"])
 
 

@@ -22,38 +22,89 @@ QWEN_TEMPLATE = (  # ChatML with a default system turn, like Qwen2.5-Instruct's
 def _save_standins(root):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import (
-        PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM, SiglipConfig, SiglipModel, WhisperConfig,
-        WhisperFeatureExtractor, WhisperForConditionalGeneration,
+        PreTrainedTokenizerFast,
+        Qwen2Config,
+        Qwen2ForCausalLM,
+        SiglipConfig,
+        SiglipModel,
+        WhisperConfig,
+        WhisperFeatureExtractor,
+        WhisperForConditionalGeneration,
     )
 
     torch.manual_seed(0)
-    vision = SiglipModel(SiglipConfig(
-        vision_config=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
-                           image_size=56, patch_size=8),
-        text_config=dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
-                         vocab_size=32, max_position_embeddings=16)))
+    vision = SiglipModel(
+        SiglipConfig(
+            vision_config=dict(
+                hidden_size=16,
+                intermediate_size=32,
+                num_hidden_layers=2,
+                num_attention_heads=2,
+                image_size=56,
+                patch_size=8,
+            ),
+            text_config=dict(
+                hidden_size=16,
+                intermediate_size=32,
+                num_hidden_layers=1,
+                num_attention_heads=2,
+                vocab_size=32,
+                max_position_embeddings=16,
+            ),
+        )
+    )
     vision.save_pretrained(root / "siglip")  # a full SigLIP checkpoint, as siglip-base-patch16-224 is
 
-    whisper = WhisperForConditionalGeneration(WhisperConfig(
-        num_mel_bins=128, d_model=16, encoder_layers=1, encoder_attention_heads=2, encoder_ffn_dim=32,
-        decoder_layers=1, decoder_attention_heads=2, decoder_ffn_dim=32, max_source_positions=1500,
-        max_target_positions=16, vocab_size=32, pad_token_id=0, bos_token_id=1, eos_token_id=2,
-        decoder_start_token_id=1, begin_suppress_tokens=None, suppress_tokens=None))
+    whisper = WhisperForConditionalGeneration(
+        WhisperConfig(
+            num_mel_bins=128,
+            d_model=16,
+            encoder_layers=1,
+            encoder_attention_heads=2,
+            encoder_ffn_dim=32,
+            decoder_layers=1,
+            decoder_attention_heads=2,
+            decoder_ffn_dim=32,
+            max_source_positions=1500,
+            max_target_positions=16,
+            vocab_size=32,
+            pad_token_id=0,
+            bos_token_id=1,
+            eos_token_id=2,
+            decoder_start_token_id=1,
+            begin_suppress_tokens=None,
+            suppress_tokens=None,
+        )
+    )
     whisper.save_pretrained(root / "whisper")
     WhisperFeatureExtractor(feature_size=128).save_pretrained(root / "whisper")
 
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(["the face smiles and the voice is bright", "happy sad angry"],
-                            trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-                                                initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False))
+    tok.train_from_iterator(
+        ["the face smiles and the voice is bright", "happy sad angry"],
+        trainers.BpeTrainer(
+            vocab_size=300,
+            special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        ),
+    )
     hf_tok = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
     hf_tok.chat_template = QWEN_TEMPLATE
     hf_tok.save_pretrained(root / "qwen")
-    lm = Qwen2ForCausalLM(Qwen2Config(vocab_size=len(hf_tok), hidden_size=32, intermediate_size=64,
-                                      num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,
-                                      tie_word_embeddings=True))
+    lm = Qwen2ForCausalLM(
+        Qwen2Config(
+            vocab_size=len(hf_tok),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            tie_word_embeddings=True,
+        )
+    )
     lm.save_pretrained(root / "qwen")
     return {"vision_dir": str(root / "siglip"), "audio_dir": str(root / "whisper"), "lm_dir": str(root / "qwen")}
 
@@ -65,9 +116,16 @@ def standins(tmp_path_factory):
 
 def _clip(seed=0, seconds=2.0):
     rng = np.random.default_rng(seed)
-    return Clip(path=f"/mem/h{seed}.mp4", frames=rng.integers(0, 256, (8, 90, 120, 3), dtype=np.uint8),
-                audio=(0.1 * rng.standard_normal(int(16000 * seconds))).astype(np.float32), sample_rate=16000,
-                audio_missing=False, audio_silent=False, fps=10.0, duration=seconds)
+    return Clip(
+        path=f"/mem/h{seed}.mp4",
+        frames=rng.integers(0, 256, (8, 90, 120, 3), dtype=np.uint8),
+        audio=(0.1 * rng.standard_normal(int(16000 * seconds))).astype(np.float32),
+        sample_rate=16000,
+        audio_missing=False,
+        audio_silent=False,
+        fps=10.0,
+        duration=seconds,
+    )
 
 
 def test_humanomni_assembly_from_local_dirs(standins, tmp_path):
@@ -98,8 +156,9 @@ def test_humanomni_assembly_from_local_dirs(standins, tmp_path):
 
     save_policy(tmp_path / "policy", model, processor)
     model2, processor2 = load_policy(tmp_path / "policy")
-    assert torch.equal(model2(**processor2([_clip(0)], modalities="av")).logits,
-                       model(**processor([_clip(0)], modalities="av")).logits)
+    assert torch.equal(
+        model2(**processor2([_clip(0)], modalities="av")).logits, model(**processor([_clip(0)], modalities="av")).logits
+    )
 
 
 def test_humanomni_paths_errors(standins, tmp_path):

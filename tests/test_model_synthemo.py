@@ -15,8 +15,15 @@ ANSWER_FORMAT = re.compile(r"^<think>.*?</think>\s*<answer>.*?</answer>$", re.DO
 
 
 def test_tiny_model_learns_to_answer_a_synthemo_clip(tmp_path):
-    spec = ClipSpec(id="c0", split="coldstart", face_label="happy", voice_label="happy", domain="synth",
-                    entropy=(0, 5, 0), explain=True)
+    spec = ClipSpec(
+        id="c0",
+        split="coldstart",
+        face_label="happy",
+        voice_label="happy",
+        domain="synth",
+        entropy=(0, 5, 0),
+        explain=True,
+    )
     record = make_clip(spec, tmp_path)
     clip = load_clip(tmp_path / record["video"])
     target = record["conversations"][1]["value"]

@@ -205,8 +205,10 @@ def test_rewards_never_raise_on_junk(junk):
 @given(
     st.recursive(
         st.none() | st.integers() | st.text() | st.booleans(),
-        lambda inner: st.lists(inner, max_size=3)
-        | st.dictionaries(st.sampled_from(["role", "content", "text", "type"]), inner, max_size=3),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(st.sampled_from(["role", "content", "text", "type"]), inner, max_size=3)
+        ),
         max_leaves=8,
     ),
     st.one_of(st.none(), st.text(), st.integers()),

@@ -1,7 +1,7 @@
 """Separability on cue records: espeak-ng sets render only some voice parameters."""
 
-from r1omni.data.separability import MODALITIES, _observable, cue_features
 from r1omni.data.synth.emotions import FACE_PARAMS, VOICE_PARAMS
+from r1omni.data.synth.separability import MODALITIES, _observable, cue_features
 
 
 def _record(label, i, rendered=None):

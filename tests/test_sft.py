@@ -8,15 +8,24 @@ from pathlib import Path
 
 import pytest
 import torch
-
-from r1omni.sft import (SFTConfig, batch_plan, completion_loss, completion_nll, config_from_params,
-                        load_initial_policy, train_sft)
 from test_dataset import write_tiny_manifest
 
+from r1omni.model import load_initial_policy
+from r1omni.sft import SFTConfig, completion_loss, completion_nll, config_from_params, train_sft
+from r1omni.train.loop import batch_plan
+
 #: A fast config for the tiny model: 4 clips, batch 4, big learning rate, no progress bar.
-FAST = SFTConfig.from_preset("course", per_device_batch_size=4, gradient_accumulation_steps=1, max_steps=4,
-                             learning_rate=3e-3, warmup_ratio=0.0, lr_scheduler="constant", progress=False,
-                             save_total_limit=0)
+FAST = SFTConfig.from_preset(
+    "course",
+    per_device_train_batch_size=4,
+    gradient_accumulation_steps=1,
+    max_steps=4,
+    learning_rate=3e-3,
+    warmup_ratio=0.0,
+    lr_scheduler_type="constant",
+    show_progress=False,
+    save_total_limit=0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +50,7 @@ def _assert_same_weights(a: torch.nn.Module, b: torch.nn.Module, atol: float = 0
 def test_completion_loss_equals_hand_computation():
     torch.manual_seed(0)
     logits = torch.randn(2, 6, 11)
-    labels = torch.tensor([[-100, -100, -100, 4, 7, 1],
-                           [-100, -100, -100, -100, 3, -100]])
+    labels = torch.tensor([[-100, -100, -100, 4, 7, 1], [-100, -100, -100, -100, 3, -100]])
     terms = []
     for b in range(2):
         for t in range(5):  # logits at t predict the label at t + 1
@@ -94,16 +102,16 @@ def test_model_loss_covers_only_the_completion(manifest):
 
 def test_presets_follow_the_paper():
     cold = SFTConfig.from_preset("r1omni")
-    assert (cold.epochs, cold.per_device_batch_size * cold.gradient_accumulation_steps) == (5, 16)
-    assert (cold.learning_rate, cold.lr_scheduler, cold.warmup_ratio) == (2e-5, "cosine", 0.03)
+    assert (cold.num_train_epochs, cold.per_device_train_batch_size * cold.gradient_accumulation_steps) == (5, 16)
+    assert (cold.learning_rate, cold.lr_scheduler_type, cold.warmup_ratio) == (2e-5, "cosine", 0.03)
     label = SFTConfig.from_preset("label_only")
-    assert (label.epochs, label.per_device_batch_size * label.gradient_accumulation_steps) == (1, 128)
+    assert (label.num_train_epochs, label.per_device_train_batch_size * label.gradient_accumulation_steps) == (1, 128)
     assert label.target == "answer_only"
     assert SFTConfig.from_preset("course", seed=3).seed == 3
     with pytest.raises(ValueError, match="unknown SFT preset"):
         SFTConfig.from_preset("nope")
-    with pytest.raises(ValueError, match="per_device_batch_size"):
-        SFTConfig(per_device_batch_size=0)
+    with pytest.raises(ValueError, match="per_device_train_batch_size"):
+        SFTConfig(per_device_train_batch_size=0)
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no CUDA device"):
             train_sft(SFTConfig(device="cuda"), "tiny", "unused.jsonl", "unused")
@@ -112,21 +120,21 @@ def test_presets_follow_the_paper():
 
 
 def test_batch_plan_is_a_seeded_permutation_per_epoch():
-    plan = batch_plan(6, 3, epochs=2, max_steps=None, seed=0)
+    plan = batch_plan(6, 3, num_train_epochs=2, max_steps=0, seed=0)
     assert len(plan) == 4
     assert sorted(plan[0] + plan[1]) == list(range(6)) and sorted(plan[2] + plan[3]) == list(range(6))
-    assert plan == batch_plan(6, 3, epochs=2, max_steps=None, seed=0)
-    assert plan != batch_plan(6, 3, epochs=2, max_steps=None, seed=1)
-    assert len(batch_plan(6, 3, epochs=1, max_steps=5, seed=0)) == 5
+    assert plan == batch_plan(6, 3, num_train_epochs=2, max_steps=0, seed=0)
+    assert plan != batch_plan(6, 3, num_train_epochs=2, max_steps=0, seed=1)
+    assert len(batch_plan(6, 3, num_train_epochs=1, max_steps=5, seed=0)) == 5
     with pytest.raises(ValueError, match="less than one global batch"):
-        batch_plan(2, 4, epochs=1, max_steps=None, seed=0)
+        batch_plan(2, 4, num_train_epochs=1, max_steps=0, seed=0)
 
 
 # --------------------------------------------------------------------------- training
 
 
 def test_a_few_steps_reduce_the_loss_and_write_outputs(manifest, tmp_path):
-    from r1omni.metrics_log import read_metrics
+    from r1omni.train.metrics_log import read_metrics
 
     config = dataclasses.replace(FAST, max_steps=8)
     result = train_sft(config, "tiny", manifest, tmp_path / "run")
@@ -142,8 +150,12 @@ def test_a_few_steps_reduce_the_loss_and_write_outputs(manifest, tmp_path):
 
 def test_gradient_accumulation_matches_one_big_batch(manifest, tmp_path):
     one = train_sft(dataclasses.replace(FAST, max_steps=1), "tiny", manifest, tmp_path / "one")
-    two = train_sft(dataclasses.replace(FAST, max_steps=1, per_device_batch_size=2, gradient_accumulation_steps=2),
-                    "tiny", manifest, tmp_path / "two")
+    two = train_sft(
+        dataclasses.replace(FAST, max_steps=1, per_device_train_batch_size=2, gradient_accumulation_steps=2),
+        "tiny",
+        manifest,
+        tmp_path / "two",
+    )
     assert one.final_loss == pytest.approx(two.final_loss, rel=1e-5)
     from r1omni.model import load_policy
 
@@ -153,10 +165,10 @@ def test_gradient_accumulation_matches_one_big_batch(manifest, tmp_path):
 
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(manifest, tmp_path):
-    from r1omni.metrics_log import read_metrics
     from r1omni.model import load_policy
+    from r1omni.train.metrics_log import read_metrics
 
-    config = dataclasses.replace(FAST, max_steps=4, save_steps=2, per_device_batch_size=2)
+    config = dataclasses.replace(FAST, max_steps=4, save_steps=2, per_device_train_batch_size=2)
     full = train_sft(config, "tiny", manifest, tmp_path / "full")
     # A run "killed" after step 2: only its step-2 checkpoint (and metrics up to then, plus a
     # row of step 3 that was logged before the kill) survive.
@@ -166,16 +178,18 @@ def test_resume_gives_the_same_weights_as_an_uninterrupted_run(manifest, tmp_pat
     rows = read_metrics(tmp_path / "full")
     (cut / "metrics.jsonl").write_text("".join(__import__("json").dumps(r) + "\n" for r in rows[:3]))
     resumed = train_sft(config, "tiny", manifest, cut)
-    assert resumed.resumed_from == 2 and len(resumed.losses) == 2
+    assert resumed.resumed_from.endswith("step-2") and len(resumed.losses) == 2
     assert resumed.losses == pytest.approx(full.losses[2:], rel=1e-6)
     _assert_same_weights(load_policy(full.model_dir)[0], load_policy(resumed.model_dir)[0], atol=1e-7)
     assert [r["step"] for r in read_metrics(cut)] == [1, 2, 3, 4]
 
     other = dataclasses.replace(config, seed=5)  # another data order must not silently resume
-    with pytest.raises(ValueError, match="other settings, data or data plan"):
+    with pytest.raises(ValueError, match="config.seed: 0 saved, 5 now"):
         train_sft(other, "tiny", manifest, cut)
-    fresh = train_sft(dataclasses.replace(other, resume=False), "tiny", manifest, cut)  # starts afresh
-    assert fresh.resumed_from == 0 and len(fresh.losses) == 4
+    fresh = train_sft(
+        dataclasses.replace(other, resume_from_checkpoint="never"), "tiny", manifest, cut
+    )  # starts afresh
+    assert fresh.resumed_from is None and len(fresh.losses) == 4
     assert [r["step"] for r in read_metrics(cut)] == [1, 2, 3, 4]
 
 
@@ -196,7 +210,7 @@ def test_saved_policy_reloads_with_identical_outputs(manifest, tmp_path):
 
 
 def test_feature_cache_changes_nothing_but_runs_each_tower_once(manifest, tmp_path):
-    config = dataclasses.replace(FAST, max_steps=3, per_device_batch_size=2)  # 1.5 epochs over 4 clips
+    config = dataclasses.replace(FAST, max_steps=3, per_device_train_batch_size=2)  # 1.5 epochs over 4 clips
     cached = train_sft(config, "tiny", manifest, tmp_path / "on")
     plain = train_sft(dataclasses.replace(config, use_feature_cache=False), "tiny", manifest, tmp_path / "off")
     assert cached.losses == pytest.approx(plain.losses, rel=1e-5)
@@ -206,7 +220,7 @@ def test_feature_cache_changes_nothing_but_runs_each_tower_once(manifest, tmp_pa
 
 def test_resolve_data_dir_reads_notebook_00s_record(tmp_path):
     from r1omni.io import atomic_write_json
-    from r1omni.sft import resolve_data_dir
+    from r1omni.runs import resolve_data_dir
 
     run = tmp_path / "run"
     with pytest.raises(FileNotFoundError, match="00_data_prep"):
@@ -230,18 +244,42 @@ def test_two_processes_match_one_process(manifest, tmp_path):
 
     from r1omni.model import load_policy
 
-    overrides = {"max_steps": 2, "learning_rate": 3e-3, "warmup_ratio": 0.0, "lr_scheduler": "constant",
-                 "progress": False, "use_feature_cache": False}
-    one = train_sft(SFTConfig.from_preset("course", per_device_batch_size=4, **overrides), "tiny", manifest,
-                    tmp_path / "one")
+    overrides = {
+        "max_steps": 2,
+        "learning_rate": 3e-3,
+        "warmup_ratio": 0.0,
+        "lr_scheduler_type": "constant",
+        "show_progress": False,
+        "use_feature_cache": False,
+    }
+    one = train_sft(
+        SFTConfig.from_preset("course", per_device_train_batch_size=4, **overrides), "tiny", manifest, tmp_path / "one"
+    )
     repo = Path(__file__).resolve().parents[1]
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
-           str(repo / "configs" / "accelerate" / "multi_cpu_2proc.yaml"), "--main_process_port", str(port),
-           "-m", "r1omni.sft", "--preset", "course", "--set", json.dumps({**overrides, "per_device_batch_size": 2}),
-           "--policy", "tiny", "--manifest", str(manifest), "--output", str(tmp_path / "two")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--config_file",
+        str(repo / "configs" / "accelerate" / "multi_cpu_2proc.yaml"),
+        "--main_process_port",
+        str(port),
+        "-m",
+        "r1omni.sft",
+        "--preset",
+        "course",
+        "--set",
+        json.dumps({**overrides, "per_device_train_batch_size": 2}),
+        "--policy",
+        "tiny",
+        "--manifest",
+        str(manifest),
+        "--output",
+        str(tmp_path / "two"),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo)}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -251,4 +289,4 @@ def test_two_processes_match_one_process(manifest, tmp_path):
     assert rows[0]["num_tokens"] == first_one["num_tokens"]  # N counts the tokens of both processes
     _assert_same_weights(load_policy(one.model_dir)[0], load_policy(tmp_path / "two" / "model")[0], atol=1e-5)
     ckpt = tmp_path / "two" / "checkpoints" / "step-2"
-    assert (ckpt / "rng_state_0.pt").is_file() and (ckpt / "rng_state_1.pt").is_file()
+    assert (ckpt / "rng_state_0.json").is_file() and (ckpt / "rng_state_1.json").is_file()

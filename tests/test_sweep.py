@@ -11,6 +11,7 @@ import pytest
 
 from r1omni import sweep, workbook
 from r1omni.io import atomic_write_json, read_json
+from r1omni.workbook.__main__ import main as workbook_main
 
 PARAMS_CELL = """\
 run_id: str = "default"  # runs/<run_id>/ holds every stage's outputs
@@ -23,7 +24,8 @@ show_solutions: bool = False  # print the exercise solutions
 
 MAKE_CELL = """\
 import os
-from r1omni.io import append_jsonl, record_stage, run_dir
+from r1omni.io import append_jsonl
+from r1omni.runs import record_stage, run_dir
 if fail:
     raise RuntimeError("boom on purpose")
 rd = run_dir(run_id, runs_root)
@@ -35,7 +37,8 @@ record_stage(rd, "00_make", config={"beta": beta, "seed": seed},
 """
 
 EVAL_CELL = """\
-from r1omni.io import read_json, record_stage, run_dir
+from r1omni.io import read_json
+from r1omni.runs import record_stage, run_dir
 assert "beta" not in globals(), "beta was injected into a notebook that does not declare it"
 made = read_json(run_dir(run_id, runs_root) / "00_make" / "metrics.json")
 record_stage(run_dir(run_id, runs_root), "01_eval", metrics={"uar_copy": made["test"]["uar"], "smoke": smoke})
@@ -56,8 +59,11 @@ def _notebook(path: Path, params: str, body: str) -> None:
 def nbdir(tmp_path: Path) -> Path:
     d = tmp_path / "notebooks"
     d.mkdir()
-    _notebook(d / "00_make.ipynb", PARAMS_CELL + 'beta: float = 0.0  # KL weight\nfail: bool = False  # fail on purpose\n',
-              MAKE_CELL)
+    _notebook(
+        d / "00_make.ipynb",
+        PARAMS_CELL + "beta: float = 0.0  # KL weight\nfail: bool = False  # fail on purpose\n",
+        MAKE_CELL,
+    )
     _notebook(d / "01_eval.ipynb", PARAMS_CELL, EVAL_CELL)
     return d
 
@@ -69,9 +75,14 @@ def _spec(nbdir: Path, **kw) -> sweep.SweepSpec:
 
 # --- expansion and run ids -------------------------------------------------------------
 
+
 def test_expand_grid_and_points_cross_with_shared_parameters():
-    spec = sweep.SweepSpec("s", parameters={"smoke": True, "beta": 9.0},
-                           points=[{"beta": 0.0}, {"beta": 0.04, "num_generations": 8}], grid={"seed": [0, 1, 2]})
+    spec = sweep.SweepSpec(
+        "s",
+        parameters={"smoke": True, "beta": 9.0},
+        points=[{"beta": 0.0}, {"beta": 0.04, "num_generations": 8}],
+        grid={"seed": [0, 1, 2]},
+    )
     points = sweep.expand(spec)
     assert len(points) == 6
     assert all(p["smoke"] is True for p in points)
@@ -129,6 +140,7 @@ def test_a_parameter_scoped_to_one_notebook_wins_there_only(nbdir):
 
 # --- resume, failure isolation, table (with a fake chain runner: no kernels) -------------
 
+
 class FakeRunner:
     """Stands in for a papermill chain: writes what a chain writes; fails where told."""
 
@@ -185,8 +197,15 @@ def test_table_is_flat_one_row_per_run_in_csv_and_parquet(tmp_path, nbdir):
     assert csv == root / "t" / "sweep.csv" and parquet.suffix == ".parquet"
     for table in (pd.read_csv(csv), pd.read_parquet(parquet)):
         assert len(table) == 4
-        assert {"run_id", "status", "param.beta", "param.seed", "metrics.00_make.test.uar",
-                "config.00_make.lr", "config.00_make.labels"} <= set(table.columns)
+        assert {
+            "run_id",
+            "status",
+            "param.beta",
+            "param.seed",
+            "metrics.00_make.test.uar",
+            "config.00_make.lr",
+            "config.00_make.labels",
+        } <= set(table.columns)
         assert list(table["metrics.00_make.test.uar"]) == [0.0, 1.0, 0.04, 1.04]
         assert json.loads(table["config.00_make.labels"][0]) == ["a", "b"]
     # Without a run list, every run folder with stage metrics under the root is collected.
@@ -195,10 +214,13 @@ def test_table_is_flat_one_row_per_run_in_csv_and_parquet(tmp_path, nbdir):
 
 # --- the real thing: papermill on the fixture notebooks ---------------------------------
 
+
 def test_two_run_grid_through_papermill_in_parallel_then_resumes(tmp_path, nbdir, capsys):
     spec_path = tmp_path / "two.yaml"
-    spec_path.write_text(f"name: two\nnotebooks: [00_make, 01_eval]\nnotebooks_dir: {nbdir}\nreport: false\n"
-                         "parameters: {smoke: true, beta: 0.5}\ngrid: {seed: [0, 1]}\ngpus: [3, 5]\n")
+    spec_path.write_text(
+        f"name: two\nnotebooks: [00_make, 01_eval]\nnotebooks_dir: {nbdir}\nreport: false\n"
+        "parameters: {smoke: true, beta: 0.5}\ngrid: {seed: [0, 1]}\ngpus: [3, 5]\n"
+    )
     root = tmp_path / "runs"
     assert sweep.main([str(spec_path), "--jobs", "2", "--runs-root", str(root)]) == 0
     table = pd.read_parquet(root / "two" / "sweep.parquet")
@@ -225,8 +247,9 @@ def test_workbook_stops_at_the_failing_cell_with_its_error(tmp_path, nbdir, caps
     # An earlier attempt left records and a checkpoint behind.
     atomic_write_json(root / "bad" / "metrics.json", {"01_eval": {"uar_copy": 9}, "other": {"x": 1}})
     atomic_write_json(root / "bad" / "00_make" / "checkpoints" / "step-2" / "state.json", {"step": 2})
-    code = workbook.main(["--run-id", "bad", "--runs-root", str(root), "--notebooks-dir", str(nbdir),
-                          "-p", "fail", "true"])
+    code = workbook_main(
+        ["--run-id", "bad", "--runs-root", str(root), "--notebooks-dir", str(nbdir), "-p", "fail", "true"]
+    )
     assert code == 1
     assert "00_make cell" in capsys.readouterr().err
     status = read_json(root / "bad" / "status.json")
@@ -234,7 +257,7 @@ def test_workbook_stops_at_the_failing_cell_with_its_error(tmp_path, nbdir, caps
     assert status["error"]["ename"] == "RuntimeError" and status["error"]["evalue"] == "boom on purpose"
     assert "raise RuntimeError" in status["error"]["traceback"]
     assert not (root / "bad" / "notebooks" / "01_eval.ipynb").exists()  # stopped at the first failure
-    assert not workbook.is_complete(root / "bad")
+    assert not workbook.run_is_complete(root / "bad")
     assert read_json(root / "bad" / "metrics.json") == {"other": {"x": 1}}  # stale stage records dropped
     assert (root / "bad" / "00_make" / "checkpoints" / "step-2" / "state.json").is_file()  # kept for resume
 
@@ -253,8 +276,14 @@ def test_a_chain_holds_one_gpu_and_gives_it_back(monkeypatch, tmp_path):
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     seen = []
-    monkeypatch.setattr(sweep, "run_chain", lambda run_id, *a, **k: seen.append(__import__("os").environ[
-        "CUDA_VISIBLE_DEVICES"]) or workbook.ChainResult(run_id, "complete", tmp_path))
+    monkeypatch.setattr(
+        sweep,
+        "run_chain",
+        lambda run_id, *a, **k: (
+            seen.append(__import__("os").environ["CUDA_VISIBLE_DEVICES"])
+            or workbook.ChainResult(run_id, "complete", tmp_path)
+        ),
+    )
     gpus = queue.SimpleQueue()
     gpus.put("7")
     assert sweep._run_point("r", {}, [], str(tmp_path), str(tmp_path), 1, gpus).ok
@@ -276,7 +305,7 @@ def test_report_curves_and_plots_from_a_table(tmp_path, nbdir):
     assert set(curves["setting"]) == {"beta=0.0", "beta=0.04"}
     with pytest.raises(ValueError, match=r"metrics.jsonl: no key 'kl' \(keys: reward, step\)"):
         vsweep.load_curves(table, root, metric="kl")
-    summary = vsweep.summarize(table, ["test.uar"])
+    summary = vsweep.summarize_sweep(table, ["test.uar"])
     assert summary[["setting", "runs"]].values.tolist() == [["beta=0.0", 2], ["beta=0.04", 2]]
     assert len(vsweep.plot_metrics_vs_parameters(table, ["uar"]).axes) == 1
     assert len(vsweep.plot_curves(curves).axes) == 1

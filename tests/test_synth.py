@@ -17,13 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from r1omni.data.manifest import REQUIRED_FIELDS, answer_target
-from r1omni.data.separability import pair_separability, separability
 from r1omni.data.synth import SPLITS, EspeakNotFound, SynthConfig, generate, plan, split_sizes
 from r1omni.data.synth import espeak as espeak_voice
 from r1omni.data.synth.clip import make_clip
 from r1omni.data.synth.cues import CUES, VOICE_CUES, find_cue_mentions, present_cues
 from r1omni.data.synth.emotions import NEUTRAL_FACE, NEUTRAL_VOICE, sample_voice
 from r1omni.data.synth.explain import explain, reasoning_corpus
+from r1omni.data.synth.separability import pair_separability, separability
 from r1omni.data.synth.voice import render_voice, sample_speaker
 from r1omni.io import read_json, read_jsonl
 from r1omni.settings import DFEW_LABELS, MAFW_LABELS, PROMPT
@@ -70,7 +70,8 @@ def test_manifest_lines_have_every_field(synth_dir, records):
             assert set(cues) >= {"face", "voice", "words", "present"}
             assert cues["present"] == present_cues(cues["face"], cues["voice"])
             assert sorted(cues["words"]["face"] + cues["words"]["voice"]) == sorted(
-                CUES[c].phrases[0] for c in cues["present"])
+                CUES[c].phrases[0] for c in cues["present"]
+            )
             ids.add(rec["id"])
     assert len(ids) == sum(len(r) for r in records.values()), "clip ids must be unique"
 
@@ -174,7 +175,7 @@ def test_voice_parameters_are_audible():
     base = sample_voice("neutral", 0.0, np.random.default_rng(1))
     quiet, _ = render_voice(speaker, {**base, "loudness": -6.0}, np.random.default_rng(2))
     loud, _ = render_voice(speaker, {**base, "loudness": 6.0}, np.random.default_rng(2))
-    ratio_db = 20 * np.log10(np.sqrt(np.mean(loud ** 2)) / np.sqrt(np.mean(quiet ** 2)))
+    ratio_db = 20 * np.log10(np.sqrt(np.mean(loud**2)) / np.sqrt(np.mean(quiet**2)))
     assert 10.0 < ratio_db < 12.5
     import librosa
 
@@ -199,7 +200,8 @@ def test_separability_tables(synth_dir):
 
 needs_espeak = pytest.mark.skipif(
     espeak_voice.shutil.which("espeak-ng") is None,
-    reason="espeak-ng is not on PATH (apt-get install espeak-ng); the espeak voice is optional")
+    reason="espeak-ng is not on PATH (apt-get install espeak-ng); the espeak voice is optional",
+)
 UNRENDERED_CUES = {c for c in VOICE_CUES if CUES[c].param not in espeak_voice.RENDERED}
 
 
@@ -209,6 +211,7 @@ def test_espeak_asked_for_but_missing_is_a_clear_error(tmp_path, monkeypatch):
         generate(tmp_path / "set", per_class=1, voice="espeak", workers=1, progress=False)
     assert not (tmp_path / "set").exists(), "nothing is written (and no numpy fallback)"
     from r1omni.data.synth.__main__ import main
+
     with pytest.raises(EspeakNotFound, match="espeak-ng"):
         main(["--out", str(tmp_path / "cli"), "--per-class", "1", "--voice", "espeak"])
     with pytest.raises(EspeakNotFound):
@@ -242,7 +245,8 @@ def test_espeak_controls_and_realised_prosody(seed, label, domain):
     present = present_cues(NEUTRAL_FACE, voice)
     assert not set(present) & UNRENDERED_CUES
     assert [c for c in present if c in VOICE_CUES] == [
-        c for c in VOICE_CUES if c not in UNRENDERED_CUES and CUES[c].is_present(real[CUES[c].param])]
+        c for c in VOICE_CUES if c not in UNRENDERED_CUES and CUES[c].is_present(real[CUES[c].param])
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -262,7 +266,8 @@ def test_espeak_records_are_truthful(espeak_dir, synth_dir):
             assert rec["cues"]["present"] == present_cues(rec["cues"]["face"], voice)
             assert not set(rec["cues"]["present"]) & UNRENDERED_CUES, rec["id"]
             assert {p: voice[p] for p in espeak_voice.RENDERED} == espeak_voice.realised_prosody(
-                rec["cues"]["speaker"], voice["espeak"])
+                rec["cues"]["speaker"], voice["espeak"]
+            )
             assert 0 < voice["speech_start"] < voice["speech_end"] <= 2.0
             assert voice["cut"] == (voice["speech_start"] + voice["spoken_seconds"] > 2.0 + 1e-3)
             assert rec["cues"]["speaker"]["voice"].startswith("en-us+" + ("f" if split == "ood" else "m"))
@@ -272,7 +277,9 @@ def test_espeak_records_are_truthful(espeak_dir, synth_dir):
             if split == "train":  # same faces, subtitles and target prosody as the numpy set
                 ref = numpy_train[k]
                 assert rec["cues"]["face"] == ref["cues"]["face"] and rec["subtitle"] == ref["subtitle"]
-                assert {p: voice["target"][p] for p in NEUTRAL_VOICE} == {p: ref["cues"]["voice"][p] for p in NEUTRAL_VOICE}
+                assert {p: voice["target"][p] for p in NEUTRAL_VOICE} == {
+                    p: ref["cues"]["voice"][p] for p in NEUTRAL_VOICE
+                }
     info = read_json(espeak_dir / "synthemo.json")
     assert info["voice"]["engine"] == "espeak-ng" and "1." in info["voice"]["version"]
     assert "voice" not in read_json(synth_dir / "synthemo.json")
@@ -325,7 +332,7 @@ def test_espeak_controls_are_audible():
     st_measured = 12 * np.log2(median_f0(high, sr) / median_f0(low, sr))
     assert st_measured == pytest.approx(espeak_voice.PITCH_SEMITONES[80], abs=1.0)
     loud, _ = say(amplitude=200)
-    ratio_db = 20 * np.log10(np.sqrt(np.mean(loud ** 2)) / np.sqrt(np.mean(low ** 2)))
+    ratio_db = 20 * np.log10(np.sqrt(np.mean(loud**2)) / np.sqrt(np.mean(low**2)))
     assert 4.0 < ratio_db < 7.0
     fast, _ = say(speed=350)
     assert len(fast) / len(low) == pytest.approx(0.5, abs=0.1)

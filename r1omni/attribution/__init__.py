@@ -18,24 +18,60 @@
 :func:`write_reading` turns the numbers into a paragraph.
 
 Modules: ``ablation``, ``conflict``, ``gradients``, ``grounding`` (one analysis each),
-``checkpoint`` (all four for one checkpoint: :func:`attribute_checkpoint`), ``compare``
-(the side-by-side table and the reading). Everything public is re-exported here.
+``run`` (all four for one checkpoint: :func:`attribute_checkpoint`), ``compare``
+(the side-by-side table, the reading and the README section). Everything public is re-exported here.
 """
 
-from r1omni.attribution.ablation import (MODALITY_NAMES, MODALITY_SUBSETS, ablation_table, modality_ablation,
-                                         modality_reliance)
-from r1omni.attribution.checkpoint import AttributionConfig, attribute_checkpoint, stage_metrics
-from r1omni.attribution.compare import compare_checkpoints, flat_metrics, write_reading
+from r1omni.attribution.ablation import (
+    MODALITY_NAMES,
+    MODALITY_SUBSETS,
+    ablation_table,
+    modality_ablation,
+    modality_reliance,
+)
+from r1omni.attribution.compare import attribution_report, compare_checkpoints, flat_metrics, write_reading
 from r1omni.attribution.conflict import FOLLOWS, conflict_follow, conflict_summary, follows
-from r1omni.attribution.gradients import (GROUPS, answer_token_span, clip_attribution, gradient_attribution,
-                                          gradient_summary, gradient_x_input, group_shares, integrated_gradients,
-                                          integration_nodes)
+from r1omni.attribution.gradients import (
+    GROUPS,
+    answer_token_span,
+    clip_attribution,
+    gradient_attribution,
+    gradient_summary,
+    gradient_x_input,
+    group_shares,
+    integrated_gradients,
+    integration_nodes,
+)
 from r1omni.attribution.grounding import grounding_record, grounding_summary, think_text
+from r1omni.attribution.run import AttributionConfig, attribute_checkpoint, attribution_metrics
 
 __all__ = [
-    "FOLLOWS", "GROUPS", "MODALITY_NAMES", "MODALITY_SUBSETS", "AttributionConfig", "ablation_table",
-    "answer_token_span", "attribute_checkpoint", "clip_attribution", "compare_checkpoints", "conflict_follow",
-    "conflict_summary", "flat_metrics", "follows", "gradient_attribution", "gradient_summary", "gradient_x_input",
-    "grounding_record", "grounding_summary", "group_shares", "integrated_gradients", "integration_nodes",
-    "modality_ablation", "modality_reliance", "stage_metrics", "think_text", "write_reading",
+    "FOLLOWS",
+    "GROUPS",
+    "MODALITY_NAMES",
+    "MODALITY_SUBSETS",
+    "AttributionConfig",
+    "ablation_table",
+    "answer_token_span",
+    "attribute_checkpoint",
+    "attribution_metrics",
+    "attribution_report",
+    "clip_attribution",
+    "compare_checkpoints",
+    "conflict_follow",
+    "conflict_summary",
+    "flat_metrics",
+    "follows",
+    "gradient_attribution",
+    "gradient_summary",
+    "gradient_x_input",
+    "grounding_record",
+    "grounding_summary",
+    "group_shares",
+    "integrated_gradients",
+    "integration_nodes",
+    "modality_ablation",
+    "modality_reliance",
+    "think_text",
+    "write_reading",
 ]

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 
+from r1omni.settings import MODALITIES
 
 #: The four input conditions of the ablation, in display order.
-MODALITY_SUBSETS: tuple[str, ...] = ("av", "v", "a", "t")
+MODALITY_SUBSETS: tuple[str, ...] = MODALITIES
 MODALITY_NAMES: dict[str, str] = {"av": "video+audio", "v": "video only", "a": "audio only", "t": "neither (text)"}
 
-def modality_ablation(model_dir: str | Path, manifest: str | Path, out_dir: str | Path,
-                      config: Any = None, *, subsets: Sequence[str] = MODALITY_SUBSETS,
-                      model: Any = None, processor: Any = None, name: str | None = None,
-                      progress: bool = True) -> dict[str, dict]:
+
+def modality_ablation(
+    model_dir: str | Path,
+    manifest: str | Path,
+    out_dir: str | Path,
+    config: Any = None,
+    *,
+    subsets: Sequence[str] = MODALITY_SUBSETS,
+    model: Any = None,
+    processor: Any = None,
+    name: str | None = None,
+    progress: bool = True,
+) -> dict[str, dict]:
     """Run :func:`r1omni.evaluate.evaluate_split` once per modality subset.
 
     Predictions go to ``out_dir/<name>_<subset>.jsonl`` (resumable). Returns
@@ -37,8 +48,16 @@ def modality_ablation(model_dir: str | Path, manifest: str | Path, out_dir: str 
     out = {}
     for subset in subsets:
         cfg = dataclasses.replace(config, modalities=subset)
-        out[subset] = evaluate_split(model_dir, manifest, Path(out_dir) / f"{name}_{subset}.jsonl", cfg,
-                                     model=model, processor=processor, name=name, progress=progress)
+        out[subset] = evaluate_split(
+            model_dir,
+            manifest,
+            Path(out_dir) / f"{name}_{subset}.jsonl",
+            cfg,
+            model=model,
+            processor=processor,
+            name=name,
+            progress=progress,
+        )
     return out
 
 

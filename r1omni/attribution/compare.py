@@ -1,8 +1,10 @@
-"""Checkpoints side by side (:func:`compare_checkpoints`) and the paragraph read from the numbers
-(:func:`write_reading`)."""
+"""Checkpoints side by side (:func:`compare_checkpoints`), the paragraph read from the numbers
+(:func:`write_reading`), and the README section of a run (:func:`attribution_report`)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,6 +13,9 @@ import pandas as pd
 from r1omni.attribution.ablation import MODALITY_NAMES, MODALITY_SUBSETS, modality_reliance
 from r1omni.attribution.conflict import FOLLOWS
 from r1omni.attribution.gradients import GROUPS
+from r1omni.evaluate.paper import markdown_table
+from r1omni.io import read_json
+from r1omni.runs import ATTRIBUTION_STAGE
 
 
 def flat_metrics(result: dict[str, Any]) -> dict[tuple[str, str], float]:
@@ -38,8 +43,17 @@ def flat_metrics(result: dict[str, Any]) -> dict[tuple[str, str], float]:
     for g in GROUPS:
         if "gradient" in result:
             out[("gradient", f"{g} share")] = 100 * result["gradient"][g]
-    for key in ("think_rate", "visual_rate", "audio_rate", "both_rate", "none_rate", "hallucination_rate",
-                "cue_recall", "agreement_rate", "contradiction_rate"):
+    for key in (
+        "think_rate",
+        "visual_rate",
+        "audio_rate",
+        "both_rate",
+        "none_rate",
+        "hallucination_rate",
+        "cue_recall",
+        "agreement_rate",
+        "contradiction_rate",
+    ):
         if "grounding" in result:
             out[("grounding", key.replace("_", " "))] = 100 * result["grounding"][key]
     return out
@@ -66,8 +80,9 @@ def _finite(*xs: float | None) -> bool:
     return all(x is not None and np.isfinite(x) for x in xs)
 
 
-def write_reading(results: dict[str, dict[str, Any]], *, before: str | None = None,
-                  after: str | None = None, tol: float = 2.0) -> str:
+def write_reading(
+    results: dict[str, dict[str, Any]], *, before: str | None = None, after: str | None = None, tol: float = 2.0
+) -> str:
     """A one-paragraph reading of :func:`compare_checkpoints`'s numbers, comparing checkpoint
     ``before`` (default: the first) with ``after`` (default: the last). Every number and
     every judgement ("more", "less", "follows the face", the verdict on the paper's claim) is
@@ -88,8 +103,12 @@ def write_reading(results: dict[str, dict[str, Any]], *, before: str | None = No
             return _pct(a.get(key))
         return f"{_pct(a.get(key))} ({before}: {_pct(b.get(key))})"
 
-    def trend(key: tuple[str, str], more: str = "more often than", less: str = "less often than",
-              same: str = "about as often as") -> str | None:
+    def trend(
+        key: tuple[str, str],
+        more: str = "more often than",
+        less: str = "less often than",
+        same: str = "about as often as",
+    ) -> str | None:
         if single or not _finite(a.get(key), b.get(key)):
             return None
         d = a[key] - b[key]
@@ -98,52 +117,100 @@ def write_reading(results: dict[str, dict[str, Any]], *, before: str | None = No
     s = []
     unparseable = a.get(("ablation", "unparseable video+audio"))
     if _finite(unparseable) and unparseable > 50:
-        s.append(f"Caution: {_pct(unparseable)} of {after}'s answers cannot be parsed, so the rates below rest "
-                 "on few answers.")
+        s.append(
+            f"Caution: {_pct(unparseable)} of {after}'s answers cannot be parsed, so the rates below rest "
+            "on few answers."
+        )
     if ("ablation", "WAR video+audio") in a:
-        s.append(f"With video and audio, {after} reaches WAR {pair(('ablation', 'WAR video+audio'))} "
-                 f"and UAR {pair(('ablation', 'UAR video+audio'))}.")
+        s.append(
+            f"With video and audio, {after} reaches WAR {pair(('ablation', 'WAR video+audio'))} "
+            f"and UAR {pair(('ablation', 'UAR video+audio'))}."
+        )
         vc, ac = a.get(("ablation", "video carries (pp)")), a.get(("ablation", "audio carries (pp)"))
         if _finite(vc, ac):
-            lead = ("both about equally" if abs(vc - ac) < tol else
-                    "more on the video" if vc > ac else "more on the audio")
-            s.append(f"Removing the video {_change(vc)} of {after}'s WAR and removing the audio {_change(ac)}, "
-                     f"so its answers rest {lead}"
-                     + ("" if single or not _finite(b.get(("ablation", "video carries (pp)"))) else
-                        f" ({before}: {b[('ablation', 'video carries (pp)')]:.0f} and "
-                        f"{b[('ablation', 'audio carries (pp)')]:.0f} points)") + ".")
+            lead = (
+                "both about equally" if abs(vc - ac) < tol else "more on the video" if vc > ac else "more on the audio"
+            )
+            s.append(
+                f"Removing the video {_change(vc)} of {after}'s WAR and removing the audio {_change(ac)}, "
+                f"so its answers rest {lead}"
+                + (
+                    ""
+                    if single or not _finite(b.get(("ablation", "video carries (pp)")))
+                    else f" ({before}: {b[('ablation', 'video carries (pp)')]:.0f} and "
+                    f"{b[('ablation', 'audio carries (pp)')]:.0f} points)"
+                )
+                + "."
+            )
             t_audio = trend(("ablation", "audio carries (pp)"), "more", "less", "about as much")
             if t_audio:
-                s.append(f"{after} relies {t_audio} on the audio {'as' if t_audio == 'about as much' else 'than'} "
-                         f"{before} does.")
+                s.append(
+                    f"{after} relies {t_audio} on the audio {'as' if t_audio == 'about as much' else 'than'} "
+                    f"{before} does."
+                )
     if ("conflict", "follows face") in a:
         fa, vo = a[("conflict", "follows face")], a[("conflict", "follows voice")]
-        side = ("siding with the face" if fa - vo >= tol else "siding with the voice" if vo - fa >= tol
-                else "favouring neither")
-        s.append(f"When face and voice disagree, {after} follows the face in {pair(('conflict', 'follows face'))} "
-                 f"of clips and the voice in {pair(('conflict', 'follows voice'))}, {side}.")
+        side = (
+            "siding with the face"
+            if fa - vo >= tol
+            else "siding with the voice"
+            if vo - fa >= tol
+            else "favouring neither"
+        )
+        s.append(
+            f"When face and voice disagree, {after} follows the face in {pair(('conflict', 'follows face'))} "
+            f"of clips and the voice in {pair(('conflict', 'follows voice'))}, {side}."
+        )
     if ("gradient", "video share") in a:
         if _finite(a[("gradient", "video share")]):
-            s.append(f"Integrated gradients give the video tokens {pair(('gradient', 'video share'))} of the "
-                     f"answer's attribution, the audio tokens {pair(('gradient', 'audio share'))} and the "
-                     f"text {pair(('gradient', 'text share'))}.")
+            s.append(
+                f"Integrated gradients give the video tokens {pair(('gradient', 'video share'))} of the "
+                f"answer's attribution, the audio tokens {pair(('gradient', 'audio share'))} and the "
+                f"text {pair(('gradient', 'text share'))}."
+            )
         else:
             s.append(f"No answer of {after} could be attributed (no clip had an <answer> block).")
     if ("grounding", "visual rate") in a:
-        s.append(f"In its reasoning {after} names visual cues in {pair(('grounding', 'visual rate'))} of clips, "
-                 f"audio cues in {pair(('grounding', 'audio rate'))} and both in {pair(('grounding', 'both rate'))}; "
-                 f"{pair(('grounding', 'hallucination rate'))} of the cues it names are not in the clip, and the "
-                 f"label its reasoning concludes agrees with its answer in {pair(('grounding', 'agreement rate'))}.")
+        s.append(
+            f"In its reasoning {after} names visual cues in {pair(('grounding', 'visual rate'))} of clips, "
+            f"audio cues in {pair(('grounding', 'audio rate'))} and both in {pair(('grounding', 'both rate'))}; "
+            f"{pair(('grounding', 'hallucination rate'))} of the cues it names are not in the clip, and the "
+            f"label its reasoning concludes agrees with its answer in {pair(('grounding', 'agreement rate'))}."
+        )
         if not single:
             t_both = trend(("grounding", "both rate"))
             t_hall = trend(("grounding", "hallucination rate"))
             if t_both is None or not _finite(a[("grounding", "both rate")]) or a[("grounding", "both rate")] == 0:
-                verdict = (f"{after}'s reasoning never names both modalities, so this run does not support")
+                verdict = f"{after}'s reasoning never names both modalities, so this run does not support"
             else:
                 hall = f" and hallucinates {t_hall} it" if t_hall else ""
                 ok = t_both == "more often than" and t_hall != "more often than"
-                verdict = (f"{after} names both modalities {t_both} {before}{hall}: this run "
-                           f"{'supports' if ok else 'does not support'}")
-            s.append(f"{verdict} the paper's claim that RLVR makes the roles of audio and video visible in the "
-                     "reasoning.")
+                verdict = (
+                    f"{after} names both modalities {t_both} {before}{hall}: this run "
+                    f"{'supports' if ok else 'does not support'}"
+                )
+            s.append(
+                f"{verdict} the paper's claim that RLVR makes the roles of audio and video visible in the reasoning."
+            )
     return " ".join(s)
+
+
+def attribution_report(run_directory: str | os.PathLike) -> str:
+    """The README section of one run's attribution: the side-by-side table and its reading (from
+    notebook 04's ``metrics.json``; a run without it is named as missing)."""
+    run_directory = Path(run_directory)
+    path = run_directory / ATTRIBUTION_STAGE / "metrics.json"
+    if not path.is_file():
+        return f"(no {path}: notebook {ATTRIBUTION_STAGE} has not run)\n"
+    metrics = read_json(path)
+    results = {k: v for k, v in metrics.items() if k != "reading"}
+    return "\n".join(
+        [
+            f"### Modality attribution ({run_directory.name}; rates in %)",
+            "",
+            markdown_table(compare_checkpoints(results)),
+            "",
+            metrics.get("reading", ""),
+            "",
+        ]
+    )

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
-
 
 FOLLOWS = ("face", "voice", "other", "unparseable")
 
@@ -31,8 +30,7 @@ def conflict_follow(records: Sequence[dict]) -> pd.DataFrame:
     """
     if not records:
         raise ValueError("no conflict records")
-    rows = [{"face_label": r["face_label"], "voice_label": r["voice_label"], "follows": follows(r)}
-            for r in records]
+    rows = [{"face_label": r["face_label"], "voice_label": r["voice_label"], "follows": follows(r)} for r in records]
     df = pd.DataFrame(rows)
     table = pd.crosstab([df.face_label, df.voice_label], df.follows).reindex(columns=list(FOLLOWS), fill_value=0)
     total = table.sum().to_frame().T

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from r1omni.settings import ANSWER_CLOSE, ANSWER_OPEN
+if TYPE_CHECKING:
+    import torch
 
+from r1omni.settings import ANSWER_CLOSE, ANSWER_OPEN
 
 #: Token groups of the gradient attribution, in display order.
 GROUPS: tuple[str, ...] = ("video", "audio", "text")
 
 
-def gradient_x_input(f: Callable, x: "torch.Tensor") -> "torch.Tensor":
+def gradient_x_input(f: Callable, x: torch.Tensor) -> torch.Tensor:
     """Gradient x input per position: ``a_i = sum_d x_{i,d} * df/dx_{i,d}``.
 
     ``f`` maps embeddings (B, L, D) to one scalar per sample (B,); ``x`` is (L, D).
@@ -51,8 +54,15 @@ def integration_nodes(steps: int, schedule: str = "uniform", t_min: float = 1e-8
     return t, w
 
 
-def integrated_gradients(f: Callable, x: "torch.Tensor", baseline: "torch.Tensor | None" = None, *,
-                         steps: int = 32, schedule: str = "uniform", chunk: int = 8) -> tuple["torch.Tensor", float]:
+def integrated_gradients(
+    f: Callable,
+    x: torch.Tensor,
+    baseline: torch.Tensor | None = None,
+    *,
+    steps: int = 32,
+    schedule: str = "uniform",
+    chunk: int = 8,
+) -> tuple[torch.Tensor, float]:
     """Integrated gradients, ``a_i = sum_d (x - x')_{i,d} int_0^1 df/dx_{i,d}(x' + t (x - x')) dt``.
 
     The integral is a trapezoid sum over :func:`integration_nodes` (``schedule`` "log" for
@@ -71,16 +81,16 @@ def integrated_gradients(f: Callable, x: "torch.Tensor", baseline: "torch.Tensor
     ws = torch.tensor(w_np, dtype=x.dtype, device=x.device)  # (m,) quadrature weights
     total = torch.zeros_like(x)
     for start in range(0, steps, chunk):
-        t = ts[start:start + chunk].view(-1, 1, 1)  # (c, 1, 1)
+        t = ts[start : start + chunk].view(-1, 1, 1)  # (c, 1, 1)
         xs = (baseline.unsqueeze(0) + t * diff.unsqueeze(0)).requires_grad_(True)  # (c, L, D)
         (grad,) = torch.autograd.grad(f(xs).sum(), xs)  # (c, L, D)
-        total += (ws[start:start + chunk].view(-1, 1, 1) * grad).sum(0)
+        total += (ws[start : start + chunk].view(-1, 1, 1) * grad).sum(0)
     with torch.no_grad():
         delta = float(f(x.unsqueeze(0))[0] - f(baseline.unsqueeze(0))[0])
     return (diff * total).sum(-1).detach(), delta
 
 
-def group_shares(attr: "torch.Tensor", groups: Sequence[str]) -> dict[str, float]:
+def group_shares(attr: torch.Tensor, groups: Sequence[str]) -> dict[str, float]:
     """``share_g = sum_{i in g} |a_i| / sum_i |a_i|`` for g in :data:`GROUPS` (sums to 1) and the
     signed sums ``signed_g = sum_{i in g} a_i`` (positive: the group raises the answer's log-prob)."""
     a = np.asarray(attr.detach().float().cpu() if hasattr(attr, "detach") else attr, dtype=np.float64)
@@ -100,8 +110,9 @@ def answer_token_span(processor: Any, completion_ids: Sequence[int]) -> list[int
     """Indices of the completion tokens that spell the text inside ``<answer>...</answer>``
     (tokens overlapping the block's content, located by decoding prefixes); [] without a block."""
     tok = processor.tokenizer
-    ends = [len(tok.decode(list(completion_ids[:k + 1]), skip_special_tokens=False))
-            for k in range(len(completion_ids))]
+    ends = [
+        len(tok.decode(list(completion_ids[: k + 1]), skip_special_tokens=False)) for k in range(len(completion_ids))
+    ]
     text = tok.decode(list(completion_ids), skip_special_tokens=False)
     open_at = text.find(ANSWER_OPEN)
     close_at = text.find(ANSWER_CLOSE, open_at + len(ANSWER_OPEN)) if open_at >= 0 else -1
@@ -112,23 +123,31 @@ def answer_token_span(processor: Any, completion_ids: Sequence[int]) -> list[int
     return [k for k, (a, b) in enumerate(zip(starts, ends)) if a < hi and b > lo and b > a]
 
 
-def clip_attribution(model: Any, processor: Any, clip: Any, *, method: str = "integrated_gradients",
-                     steps: int = 64, max_new_tokens: int = 96, modalities: str = "av",
-                     completion: str | None = None) -> dict[str, Any]:
+def clip_attribution(
+    model: Any,
+    processor: Any,
+    clip: Any,
+    *,
+    method: str = "integrated_gradients",
+    steps: int = 64,
+    max_new_tokens: int = 96,
+    modalities: str = "av",
+    completion: str | None = None,
+) -> dict[str, Any]:
     """Attribute the log-probability of one clip's answer to its input positions.
 
     The model decodes greedily (or, with ``completion``, that text is teacher-forced);
-    ``f(x) = sum_{t in answer} log p(y_t | y_<t)`` is taken over the tokens inside ``<answer>...</answer>``, as a function of the LM input embeddings
-    ``x`` (L, H) *after* the projected media are spliced in; integrated gradients use the zero
-    baseline and the "log" schedule of :func:`integration_nodes`. Returns the :func:`group_shares`
-    (video / audio / text tokens), ``reasoning_share`` (part of the text share on the
+    ``f(x) = sum_{t in answer} log p(y_t | y_<t)`` is taken over the tokens inside ``<answer>...</answer>``,
+    as a function of the LM input embeddings ``x`` (L, H) *after* the projected media are spliced in;
+    integrated gradients use the zero baseline and the "log" schedule of :func:`integration_nodes`.
+    Returns the :func:`group_shares` (video / audio / text tokens), ``reasoning_share`` (part of the text share on the
     generated ``<think>`` tokens), ``log_prob`` = f(x), ``sum_attr`` and, for integrated
     gradients, ``delta`` = f(x) - f(0) (completeness: sum_attr ~= delta). A completion without an
     answer block returns ``{"skipped": reason}``.
     """
     import torch
 
-    from r1omni.model.omni import position_ids_from_mask
+    from r1omni.model.batch import position_ids_from_mask
 
     if method not in ("integrated_gradients", "gradient_x_input"):
         raise ValueError(f"method must be 'integrated_gradients' or 'gradient_x_input', got {method!r}")
@@ -137,10 +156,13 @@ def clip_attribution(model: Any, processor: Any, clip: Any, *, method: str = "in
     if completion is None:
         with torch.no_grad():
             gen = model.generate(batch, max_new_tokens=max_new_tokens, do_sample=False)
-        comp_ids = gen.completion_ids[0, :int(gen.completion_mask[0].sum())]  # (C,)
+        comp_ids = gen.completion_ids[0, : int(gen.completion_mask[0].sum())]  # (C,)
     else:
-        comp_ids = torch.tensor(processor.tokenizer(completion, add_special_tokens=False)["input_ids"],
-                                dtype=torch.long, device=prompt_ids.device)
+        comp_ids = torch.tensor(
+            processor.tokenizer(completion, add_special_tokens=False)["input_ids"],
+            dtype=torch.long,
+            device=prompt_ids.device,
+        )
     span = answer_token_span(processor, comp_ids.tolist())
     if not span:
         return {"skipped": "no <answer> block in the completion"}
@@ -153,8 +175,9 @@ def clip_attribution(model: Any, processor: Any, clip: Any, *, method: str = "in
 
     def f(xs):  # (S, L, H) -> (S,) log p(answer tokens)
         am = mask.expand(xs.shape[0], -1)
-        logits = model.lm(inputs_embeds=xs, attention_mask=am, position_ids=position_ids_from_mask(am),
-                          use_cache=False).logits  # (S, L, V)
+        logits = model.lm(
+            inputs_embeds=xs, attention_mask=am, position_ids=position_ids_from_mask(am), use_cache=False
+        ).logits  # (S, L, V)
         logp = torch.log_softmax(logits[:, targets - 1].float(), dim=-1)  # (S, k, V)
         return logp.gather(-1, ids[0, targets].expand(xs.shape[0], -1).unsqueeze(-1)).squeeze(-1).sum(-1)
 
@@ -172,15 +195,32 @@ def clip_attribution(model: Any, processor: Any, clip: Any, *, method: str = "in
     with torch.no_grad():
         log_prob = float(f(x.unsqueeze(0))[0])
     total = float(a.sum())
-    reasoning = float(a[p:p + span[0]].sum()) / total if total > 0 else float("nan")  # generated text before the answer
-    return {**shares, "reasoning_share": reasoning,
-            "log_prob": log_prob, "sum_attr": float(attr.sum()), "delta": delta, "method": method,
-            "answer": processor.tokenizer.decode(comp_ids[span].tolist()).strip()}
+    reasoning = (
+        float(a[p : p + span[0]].sum()) / total if total > 0 else float("nan")
+    )  # generated text before the answer
+    return {
+        **shares,
+        "reasoning_share": reasoning,
+        "log_prob": log_prob,
+        "sum_attr": float(attr.sum()),
+        "delta": delta,
+        "method": method,
+        "answer": processor.tokenizer.decode(comp_ids[span].tolist()).strip(),
+    }
 
 
-def gradient_attribution(model: Any, processor: Any, examples: Sequence[dict], *,
-                         method: str = "integrated_gradients", steps: int = 64, max_new_tokens: int = 96,
-                         modalities: str = "av", num_frames: int | None = None, progress: bool = True) -> dict:
+def gradient_attribution(
+    model: Any,
+    processor: Any,
+    examples: Sequence[dict],
+    *,
+    method: str = "integrated_gradients",
+    steps: int = 64,
+    max_new_tokens: int = 96,
+    modalities: str = "av",
+    num_frames: int | None = None,
+    progress: bool = True,
+) -> dict:
     """:func:`clip_attribution` over manifest records; returns :func:`gradient_summary`."""
     from tqdm.auto import tqdm
 
@@ -190,8 +230,9 @@ def gradient_attribution(model: Any, processor: Any, examples: Sequence[dict], *
     per_clip = []
     for ex in tqdm(examples, desc=f"attribution ({method})", disable=not progress):
         clip = load_clip(ex["video_path"], num_frames=num_frames or NUM_FRAMES)
-        row = clip_attribution(model, processor, clip, method=method, steps=steps,
-                               max_new_tokens=max_new_tokens, modalities=modalities)
+        row = clip_attribution(
+            model, processor, clip, method=method, steps=steps, max_new_tokens=max_new_tokens, modalities=modalities
+        )
         per_clip.append({"id": ex["id"], "label": ex["label"], **row})
     return gradient_summary(per_clip)
 

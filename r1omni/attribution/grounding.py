@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from r1omni.settings import ANSWER_OPEN, LABEL_SETS, THINK_CLOSE, THINK_OPEN
+from r1omni.settings import ANSWER_OPEN, KNOWN_LABELS, THINK_CLOSE, THINK_OPEN
 
-
-_LABEL_WORDS = sorted({lab for labels in LABEL_SETS.values() for lab in labels}, key=len, reverse=True)
+#: The canonical labels the reasoning may conclude (longest first, so "contemptuous" wins over shorter words).
+_LABEL_WORDS = sorted(KNOWN_LABELS, key=len, reverse=True)
 _LABEL_RE = re.compile(r"\b(" + "|".join(map(re.escape, _LABEL_WORDS)) + r")\b", re.IGNORECASE)
 
 
@@ -19,7 +20,7 @@ def think_text(completion: str) -> str | None:
     start = completion.find(THINK_OPEN)
     if start < 0:
         return None
-    rest = completion[start + len(THINK_OPEN):]
+    rest = completion[start + len(THINK_OPEN) :]
     for stop in (THINK_CLOSE, ANSWER_OPEN):
         end = rest.find(stop)
         if end >= 0:
@@ -55,10 +56,19 @@ def grounding_record(record: dict) -> dict[str, Any]:
         agreement = "no answer"
     else:
         agreement = "agree" if reasoning_label == record["answer"] else "contradict"
-    return {"id": record["id"], "has_think": think is not None, "mentions": mentions, "face": face,
-            "voice": voice, "mode": mode, "hallucinated": [c for c in mentions if c not in present],
-            "covered": [c for c in present if c in mentions], "n_present": len(present),
-            "reasoning_label": reasoning_label, "agreement": agreement}
+    return {
+        "id": record["id"],
+        "has_think": think is not None,
+        "mentions": mentions,
+        "face": face,
+        "voice": voice,
+        "mode": mode,
+        "hallucinated": [c for c in mentions if c not in present],
+        "covered": [c for c in present if c in mentions],
+        "n_present": len(present),
+        "reasoning_label": reasoning_label,
+        "agreement": agreement,
+    }
 
 
 def grounding_summary(records: Sequence[dict]) -> dict[str, float]:

@@ -30,11 +30,10 @@ import torch
 from r1omni.data.manifest import answer_target, load_manifest
 from r1omni.data.media import Clip, MediaError, load_clip
 from r1omni.io import atomic_open
-from r1omni.settings import NUM_FRAMES, PROMPT, SAMPLE_RATE
+from r1omni.settings import MODALITIES, NUM_FRAMES, PROMPT, SAMPLE_RATE
 
 #: How the assistant text of an item is built.
 TARGETS = ("conversation", "answer_only", "none")
-MODALITIES = ("av", "v", "a", "t")
 
 
 def gpt_turn(record: dict[str, Any], where: str) -> str:
@@ -123,7 +122,8 @@ class ManifestDataset(torch.utils.data.Dataset):
             no clip is decoded).
         num_frames, sample_rate, allow_missing_audio: passed to ``load_clip``.
         cache: a :class:`ClipCache` shared across datasets; a new in-memory one by default.
-        limit: keep only the first ``limit`` records (``None`` = all).
+        limit: keep only the first ``limit`` records (``None`` = all; more than the manifest holds
+            raises rather than silently using fewer).
     """
 
     def __init__(self, manifest: str | os.PathLike, *, target: str = "conversation", modalities: str = "av",
@@ -136,6 +136,8 @@ class ManifestDataset(torch.utils.data.Dataset):
         self.manifest = Path(manifest)
         self.records = load_manifest(self.manifest)
         if limit is not None:
+            if limit > len(self.records):
+                raise ValueError(f"{self.manifest}: limit={limit} but the manifest holds only {len(self.records)} records")
             self.records = self.records[:limit]
         if not self.records:
             raise ValueError(f"{self.manifest}: manifest holds no records")

@@ -20,6 +20,7 @@ at once in one :class:`ManifestError` (a ``ValueError``), one ``file:line: reaso
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from r1omni.data.media import MediaError, load_clip
-from r1omni.io import atomic_write_jsonl
+from r1omni.io import atomic_write_jsonl, file_digest
 from r1omni.settings import (
     ANSWER_CLOSE,
     ANSWER_OPEN,
@@ -252,3 +253,17 @@ def write_manifest(path: str | os.PathLike, records: Sequence[dict[str, Any]], *
     if problems:
         raise ManifestError(path, problems)
     return atomic_write_jsonl(path, rows)
+
+
+def records_fingerprint(records: Sequence[dict[str, Any]], *, media: bool = True) -> str:
+    """16 hex digits identifying what a run reads from these records: every record's fields (but
+    not ``video_path``, whose absolute form moves with the folder) in order and, with ``media``,
+    the sha256 of every clip file (``video_path``) they point to. New data, another seed's clips
+    under the same ids, or a re-encoded clip all change it; moving the data folder does not."""
+    digest = hashlib.sha256()
+    for record in records:
+        fields = {k: v for k, v in record.items() if k != "video_path"}
+        digest.update(json.dumps(fields, sort_keys=True, default=str).encode())
+        if media and record.get("video_path"):
+            digest.update(file_digest(record["video_path"]).encode())
+    return digest.hexdigest()[:16]

@@ -13,24 +13,88 @@ wrong in WAR/UAR and is also counted on its own (``unparseable_rate``).
 Prediction files are JSON lines, one per clip, appended one batch at a time so a run that is
 killed resumes where it stopped (ids already in the file are skipped).
 
-Modules: ``metrics`` (WAR, UAR, confusion, bootstrap, :func:`summarize`), ``decode`` (greedy,
-batched, resumable predictions: :func:`evaluate_split`, :func:`evaluate_models`), ``table``
-(the run's checkpoints, the paper's table with its reference rows). Everything public is
-re-exported here.
+Modules: ``metrics`` (WAR, UAR, confusion, bootstrap, :func:`summarize_predictions`), ``decode``
+(greedy, batched, resumable predictions: :func:`evaluate_split`, :func:`evaluate_models`, and the
+quick :func:`preview_generations` of the training notebooks), ``paper`` (the paper's table with
+its reference rows, its reading, the mean ± std table over seeds, Markdown for the README).
+Everything public is re-exported here. ``python -m r1omni.evaluate runs/<id> [more runs]`` prints
+the tables.
 """
 
-from r1omni.evaluate.decode import (PASSTHROUGH_FIELDS, EvalConfig, GenerateFn, checkpoint_fingerprint,
-                                    decoding_settings, evaluate_models, evaluate_split, make_generate_fn, predict, predict_split, prediction_record, read_predictions,
-                                    select_examples)
-from r1omni.evaluate.metrics import (OTHER, UNPARSEABLE, bootstrap_ci, confusion_matrix, per_class_recall, summarize,
-                                     uar, war)
-from r1omni.evaluate.table import (MODEL_DIRS, PAPER_DATASETS, PAPER_RESULTS, RECORDED_KEYS, compare_models,
-                                   evaluation_reading, resolve_model_dirs, stage_metrics)
+from r1omni.evaluate.decode import (
+    PASSTHROUGH_FIELDS,
+    EvalConfig,
+    GenerateFn,
+    checkpoint_fingerprint,
+    decoding_settings,
+    evaluate_models,
+    evaluate_split,
+    make_generate_fn,
+    predict,
+    predict_split,
+    prediction_record,
+    preview_generations,
+    read_predictions,
+    select_examples,
+)
+from r1omni.evaluate.metrics import (
+    OTHER,
+    UNPARSEABLE,
+    bootstrap_ci,
+    confusion_matrix,
+    per_class_recall,
+    summarize_predictions,
+    uar,
+    war,
+)
+from r1omni.evaluate.paper import (
+    PAPER_DATASETS,
+    PAPER_RESULTS,
+    RECORDED_KEYS,
+    SPLIT_ORDER,
+    compare_models,
+    evaluation_metrics,
+    evaluation_reading,
+    evaluation_report,
+    markdown_table,
+    ordered_splits,
+    seed_table,
+    seeds_report,
+)
 
 __all__ = [
-    "MODEL_DIRS", "OTHER", "PAPER_DATASETS", "PAPER_RESULTS", "PASSTHROUGH_FIELDS", "RECORDED_KEYS", "UNPARSEABLE",
-    "EvalConfig", "GenerateFn", "bootstrap_ci", "checkpoint_fingerprint", "decoding_settings", "compare_models", "confusion_matrix", "evaluate_models",
-    "evaluate_split", "evaluation_reading", "make_generate_fn", "per_class_recall", "predict", "predict_split",
-    "prediction_record", "read_predictions", "resolve_model_dirs", "select_examples", "stage_metrics", "summarize",
-    "uar", "war",
+    "OTHER",
+    "PAPER_DATASETS",
+    "PAPER_RESULTS",
+    "PASSTHROUGH_FIELDS",
+    "RECORDED_KEYS",
+    "SPLIT_ORDER",
+    "UNPARSEABLE",
+    "EvalConfig",
+    "GenerateFn",
+    "bootstrap_ci",
+    "checkpoint_fingerprint",
+    "compare_models",
+    "confusion_matrix",
+    "decoding_settings",
+    "evaluate_models",
+    "evaluate_split",
+    "evaluation_metrics",
+    "evaluation_reading",
+    "evaluation_report",
+    "make_generate_fn",
+    "markdown_table",
+    "ordered_splits",
+    "per_class_recall",
+    "predict",
+    "predict_split",
+    "prediction_record",
+    "preview_generations",
+    "read_predictions",
+    "seed_table",
+    "seeds_report",
+    "select_examples",
+    "summarize_predictions",
+    "uar",
+    "war",
 ]

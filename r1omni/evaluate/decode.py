@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import os
 import warnings
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-from r1omni.evaluate.metrics import summarize
+from r1omni.evaluate.metrics import summarize_predictions
+from r1omni.io import file_digest
 from r1omni.settings import NUM_FRAMES, SAMPLE_RATE
 
 
@@ -45,29 +45,46 @@ class EvalConfig:
     """When the predictions file was made by another checkpoint or other decoding settings:
     "restart" (warn, discard it, decode afresh) or "error"."""
 
+    @classmethod
+    def for_notebook(
+        cls,
+        *,
+        max_examples: int = 0,
+        max_new_tokens: int = 128,
+        bootstrap_samples: int = 1000,
+        smoke: bool = False,
+        **fields: Any,
+    ) -> EvalConfig:
+        """A notebook's decoding settings: ``max_examples`` 0 = every clip; ``smoke`` caps them at
+        4 clips per split, 16 tokens and 50 bootstrap resamples (CI). ``fields`` are set as given."""
+        if smoke:
+            return cls(max_examples=4, max_new_tokens=16, n_boot=50, **fields)
+        return cls(max_examples=max_examples or None, max_new_tokens=max_new_tokens, n_boot=bootstrap_samples, **fields)
+
 
 #: Manifest fields copied into every prediction record (when the manifest line has them).
 PASSTHROUGH_FIELDS: tuple[str, ...] = ("split", "domain", "face_label", "voice_label", "cues", "subtitle")
 
 
 def select_examples(records: Sequence[dict], max_examples: int | None, seed: int = 0) -> list[dict]:
-    """A seeded random subset of ``max_examples`` records, kept in manifest order."""
+    """A seeded random subset of ``max_examples`` records, kept in manifest order (None = all).
+
+    Asking for more records than there are raises: a subset never shrinks silently.
+    """
     records = list(records)
-    if max_examples is None or max_examples >= len(records):
+    if max_examples is None:
         return records
     if max_examples < 1:
         raise ValueError(f"max_examples must be >= 1 or None, got {max_examples}")
+    if max_examples > len(records):
+        raise ValueError(
+            f"max_examples={max_examples} but the split holds only {len(records)} clips; "
+            f"ask for at most {len(records)} (or None for all)"
+        )
+    if max_examples == len(records):
+        return records
     keep = np.sort(np.random.default_rng(seed).choice(len(records), size=max_examples, replace=False))
     return [records[i] for i in keep]
-
-
-@functools.lru_cache(maxsize=32)
-def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:16]
 
 
 def checkpoint_fingerprint(model_dir: str | os.PathLike) -> str:
@@ -78,18 +95,22 @@ def checkpoint_fingerprint(model_dir: str | os.PathLike) -> str:
     weights = Path(model_dir) / WEIGHTS_NAME
     if not weights.is_file():
         return "unsaved"
-    st = weights.stat()
-    return _file_sha256(str(weights.resolve()), st.st_size, st.st_mtime_ns)
+    return file_digest(weights)[:16]
 
 
 def decoding_settings(model_dir: str | os.PathLike, config: EvalConfig) -> dict[str, Any]:
     """What a prediction depends on besides the clip: checkpoint and decoding settings."""
-    return {"checkpoint": checkpoint_fingerprint(model_dir), "max_new_tokens": config.max_new_tokens,
-            "num_frames": config.num_frames, "sample_rate": config.sample_rate}
+    return {
+        "checkpoint": checkpoint_fingerprint(model_dir),
+        "max_new_tokens": config.max_new_tokens,
+        "num_frames": config.num_frames,
+        "sample_rate": config.sample_rate,
+    }
 
 
-def prediction_record(example: dict, completion: str, completion_tokens: int, *,
-                      model: str, modalities: str, settings: dict | None = None) -> dict[str, Any]:
+def prediction_record(
+    example: dict, completion: str, completion_tokens: int, *, model: str, modalities: str, settings: dict | None = None
+) -> dict[str, Any]:
     """One line of a predictions file: id, label, raw completion, parsed answer (shared parser of
     :mod:`r1omni.rewards`, None when unparseable), rewards (format, accuracy, and grounding for
     clips with ``cues["present"]``), completion length in tokens, and the manifest's
@@ -156,9 +177,18 @@ def _append_rows(path: Path, rows: Iterable[dict]) -> None:
 GenerateFn = Callable[[list[dict]], list[tuple[str, int]]]
 
 
-def predict(examples: Sequence[dict], generate_fn: GenerateFn, out_path: str | os.PathLike, *,
-            batch_size: int, model: str, modalities: str, settings: dict | None = None,
-            on_mismatch: str = "restart", progress: bool = True) -> list[dict]:
+def predict(
+    examples: Sequence[dict],
+    generate_fn: GenerateFn,
+    out_path: str | os.PathLike,
+    *,
+    batch_size: int,
+    model: str,
+    modalities: str,
+    settings: dict | None = None,
+    on_mismatch: str = "restart",
+    progress: bool = True,
+) -> list[dict]:
     """Decode ``examples`` in batches, appending each batch's records to ``out_path``.
 
     ``generate_fn(batch_of_examples) -> [(completion_text, n_completion_tokens), ...]``.
@@ -176,8 +206,10 @@ def predict(examples: Sequence[dict], generate_fn: GenerateFn, out_path: str | o
     rows = read_predictions(out_path)
     stale = next((r for r in rows if (r.get("model"), r.get("modalities"), r.get("settings", {})) != want), None)
     if stale is not None:
-        msg = (f"{out_path}: holds predictions of model={stale.get('model')!r} modalities={stale.get('modalities')!r} "
-               f"settings={stale.get('settings')}, not {want[0]!r}/{want[1]!r}/{want[2]}")
+        msg = (
+            f"{out_path}: holds predictions of model={stale.get('model')!r} modalities={stale.get('modalities')!r} "
+            f"settings={stale.get('settings')}, not {want[0]!r}/{want[1]!r}/{want[2]}"
+        )
         if on_mismatch == "error":
             raise ValueError(msg + "; use another out_path or delete the file")
         warnings.warn(msg + "; discarding them and decoding afresh", stacklevel=2)
@@ -190,13 +222,15 @@ def predict(examples: Sequence[dict], generate_fn: GenerateFn, out_path: str | o
     if len(set(ids)) != len(ids):
         raise ValueError("duplicate ids in the examples to evaluate")
     todo = [e for e in examples if e["id"] not in done]
-    batches = [todo[i:i + batch_size] for i in range(0, len(todo), batch_size)]
+    batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
     for batch in tqdm(batches, desc=f"decode {model} [{modalities}]", disable=not progress):
         outputs = generate_fn(batch)
         if len(outputs) != len(batch):
             raise RuntimeError(f"generate_fn returned {len(outputs)} outputs for {len(batch)} examples")
-        rows = [prediction_record(e, text, n, model=model, modalities=modalities, settings=settings)
-                for e, (text, n) in zip(batch, outputs)]
+        rows = [
+            prediction_record(e, text, n, model=model, modalities=modalities, settings=settings)
+            for e, (text, n) in zip(batch, outputs)
+        ]
         _append_rows(out_path, rows)
         done.update((r["id"], r) for r in rows)
     return [done[i] for i in ids]
@@ -212,8 +246,9 @@ def make_generate_fn(model: Any, processor: Any, config: EvalConfig) -> Generate
         if config.modalities == "t":
             clips = [None] * len(batch)
         else:
-            clips = [load_clip(e["video_path"], num_frames=config.num_frames,
-                               sample_rate=config.sample_rate) for e in batch]
+            clips = [
+                load_clip(e["video_path"], num_frames=config.num_frames, sample_rate=config.sample_rate) for e in batch
+            ]
         inputs = processor(clips, modalities=config.modalities).to(config.device)
         with torch.no_grad():
             out = model.generate(inputs, max_new_tokens=config.max_new_tokens, do_sample=False)
@@ -225,9 +260,17 @@ def make_generate_fn(model: Any, processor: Any, config: EvalConfig) -> Generate
     return generate
 
 
-def predict_split(model_dir: str | os.PathLike, manifest: str | os.PathLike, out_path: str | os.PathLike,
-                  config: EvalConfig | None = None, *, model: Any = None, processor: Any = None,
-                  name: str | None = None, progress: bool = True) -> list[dict]:
+def predict_split(
+    model_dir: str | os.PathLike,
+    manifest: str | os.PathLike,
+    out_path: str | os.PathLike,
+    config: EvalConfig | None = None,
+    *,
+    model: Any = None,
+    processor: Any = None,
+    name: str | None = None,
+    progress: bool = True,
+) -> list[dict]:
     """Greedy-decode the (seeded subset of the) ``manifest`` with the policy in ``model_dir``;
     return the prediction records, written to / resumed from ``out_path``. An already loaded
     ``model``/``processor`` may be passed to skip loading ``model_dir``."""
@@ -243,17 +286,79 @@ def predict_split(model_dir: str | os.PathLike, manifest: str | os.PathLike, out
 
         model, processor = load_policy(model_dir)
     model = model.to(config.device).eval()
-    return predict(examples, make_generate_fn(model, processor, config), out_path,
-                   batch_size=config.batch_size, model=name or model_dir.as_posix(),
-                   modalities=config.modalities, settings=decoding_settings(model_dir, config),
-                   on_mismatch=config.on_mismatch, progress=progress)
+    return predict(
+        examples,
+        make_generate_fn(model, processor, config),
+        out_path,
+        batch_size=config.batch_size,
+        model=name or model_dir.as_posix(),
+        modalities=config.modalities,
+        settings=decoding_settings(model_dir, config),
+        on_mismatch=config.on_mismatch,
+        progress=progress,
+    )
 
 
-def evaluate_split(model_dir: str | os.PathLike, manifest: str | os.PathLike,
-                   out_path: str | os.PathLike, config: EvalConfig | None = None, *,
-                   model: Any = None, processor: Any = None, name: str | None = None,
-                   progress: bool = True) -> dict[str, Any]:
-    """:func:`predict_split` then :func:`summarize` (labels of ``config.label_set``).
+#: What ``smoke=True`` caps in :func:`preview_generations` (CI).
+SMOKE_PREVIEW: dict[str, int] = {"num_examples": 2, "max_new_tokens": 16}
+
+
+def preview_generations(
+    model: Any,
+    processor: Any,
+    manifest: str | os.PathLike,
+    *,
+    num_examples: int = 8,
+    max_new_tokens: int = 96,
+    modalities: str = "av",
+    device: str = "cpu",
+    seed: int = 0,
+    smoke: bool = False,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Greedy completions on a seeded subset of ``manifest`` with their rewards, and a summary.
+
+    Returns ``(records, summary)``: one :func:`prediction_record` per clip (id, label, completion,
+    answer, rewards.format, rewards.accuracy, ...) and :func:`summarize_predictions`' dict
+    (``format_rate``, ``war``, ``uar``, ``n``, ...) plus the ``max_new_tokens`` used. ``smoke``
+    caps the sizes (:data:`SMOKE_PREVIEW`). Nothing is written to disk.
+    """
+    from r1omni.data.manifest import load_manifest
+
+    if smoke:
+        num_examples, max_new_tokens = SMOKE_PREVIEW["num_examples"], SMOKE_PREVIEW["max_new_tokens"]
+    config = EvalConfig(
+        batch_size=num_examples,
+        max_new_tokens=max_new_tokens,
+        modalities=modalities,
+        device=device,
+        seed=seed,
+        n_boot=200,
+    )
+    examples = select_examples(load_manifest(manifest), num_examples, seed)
+    was_training = model.training
+    model = model.to(device).eval()
+    outputs = make_generate_fn(model, processor, config)(examples)
+    model.train(was_training)
+    records = [
+        prediction_record(e, text, n, model="preview", modalities=modalities) for e, (text, n) in zip(examples, outputs)
+    ]
+    summary = summarize_predictions(records, n_boot=config.n_boot, seed=seed)
+    summary["max_new_tokens"] = max_new_tokens
+    return records, summary
+
+
+def evaluate_split(
+    model_dir: str | os.PathLike,
+    manifest: str | os.PathLike,
+    out_path: str | os.PathLike,
+    config: EvalConfig | None = None,
+    *,
+    model: Any = None,
+    processor: Any = None,
+    name: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """:func:`predict_split` then :func:`summarize_predictions` (labels of ``config.label_set``).
 
     Returns the summary plus ``model``, ``manifest``, ``modalities``, ``predictions`` (the
     path of the JSON-lines file) and ``config``.
@@ -262,17 +367,28 @@ def evaluate_split(model_dir: str | os.PathLike, manifest: str | os.PathLike,
 
     config = config or EvalConfig()
     name = name or Path(model_dir).as_posix()
-    records = predict_split(model_dir, manifest, out_path, config, model=model, processor=processor,
-                            name=name, progress=progress)
-    summary = summarize(records, labels_for(config.label_set), n_boot=config.n_boot, seed=config.seed)
-    summary.update(model=name, manifest=str(manifest), modalities=config.modalities,
-                   predictions=str(out_path), config=asdict(config))
+    records = predict_split(
+        model_dir, manifest, out_path, config, model=model, processor=processor, name=name, progress=progress
+    )
+    summary = summarize_predictions(records, labels_for(config.label_set), n_boot=config.n_boot, seed=config.seed)
+    summary.update(
+        model=name,
+        manifest=str(manifest),
+        modalities=config.modalities,
+        predictions=str(out_path),
+        config=asdict(config),
+    )
     return summary
 
 
-def evaluate_models(model_dirs: dict[str, str | os.PathLike], manifests: dict[str, str | os.PathLike],
-                    out_dir: str | os.PathLike, config: EvalConfig | None = None, *,
-                    progress: bool = True) -> dict[str, dict[str, dict]]:
+def evaluate_models(
+    model_dirs: dict[str, str | os.PathLike],
+    manifests: dict[str, str | os.PathLike],
+    out_dir: str | os.PathLike,
+    config: EvalConfig | None = None,
+    *,
+    progress: bool = True,
+) -> dict[str, dict[str, dict]]:
     """:func:`evaluate_split` for every checkpoint and split, loading each checkpoint once.
 
     Predictions go to ``out_dir/<model>_<split>.jsonl``. Returns ``results[model][split]``.
@@ -287,8 +403,16 @@ def evaluate_models(model_dirs: dict[str, str | os.PathLike], manifests: dict[st
     for name, model_dir in model_dirs.items():
         model, processor = load_policy(model_dir)
         results[name] = {
-            split: evaluate_split(model_dir, manifest, Path(out_dir) / f"{name}_{split}.jsonl", config,
-                                  model=model, processor=processor, name=name, progress=progress)
+            split: evaluate_split(
+                model_dir,
+                manifest,
+                Path(out_dir) / f"{name}_{split}.jsonl",
+                config,
+                model=model,
+                processor=processor,
+                name=name,
+                progress=progress,
+            )
             for split, manifest in manifests.items()
         }
     return results

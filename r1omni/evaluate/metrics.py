@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
-
 
 #: Column name in the confusion matrix for answers that could not be parsed.
 UNPARSEABLE = "(unparseable)"
 #: Column name for parsed answers outside the label set.
 OTHER = "(other)"
+
 
 def _check_pair(y_true: Sequence, y_pred: Sequence) -> tuple[list, list]:
     y_true, y_pred = list(y_true), list(y_pred)
@@ -32,8 +33,9 @@ def war(y_true: Sequence[str], y_pred: Sequence[str | None]) -> float:
     return float(np.mean([t == p for t, p in zip(y_true, y_pred)]))
 
 
-def per_class_recall(y_true: Sequence[str], y_pred: Sequence[str | None],
-                     labels: Sequence[str] | None = None) -> dict[str, float]:
+def per_class_recall(
+    y_true: Sequence[str], y_pred: Sequence[str | None], labels: Sequence[str] | None = None
+) -> dict[str, float]:
     """``recall_c`` for every class in ``labels`` (default: classes present in ``y_true``, sorted).
 
     A class of ``labels`` absent from ``y_true`` gets ``nan`` (its recall is undefined).
@@ -60,8 +62,7 @@ def uar(y_true: Sequence[str], y_pred: Sequence[str | None]) -> float:
     return float(np.mean(list(recalls.values())))
 
 
-def confusion_matrix(y_true: Sequence[str], y_pred: Sequence[str | None],
-                     labels: Sequence[str]) -> pd.DataFrame:
+def confusion_matrix(y_true: Sequence[str], y_pred: Sequence[str | None], labels: Sequence[str]) -> pd.DataFrame:
     """Counts, rows = true label (``labels`` order), columns = ``labels`` + :data:`OTHER` +
     :data:`UNPARSEABLE` (``None`` answers). A true label outside ``labels`` raises."""
     y_true, y_pred = _check_pair(y_true, y_pred)
@@ -85,9 +86,15 @@ def _codes(y_true: Sequence[str], y_pred: Sequence[str | None]) -> tuple[np.ndar
     return t, correct, len(classes)
 
 
-def bootstrap_ci(y_true: Sequence[str], y_pred: Sequence[str | None],
-                 metric: str | Callable[[list, list], float] = "war", *, n_boot: int = 1000,
-                 seed: int = 0, confidence: float = 0.95) -> tuple[float, float]:
+def bootstrap_ci(
+    y_true: Sequence[str],
+    y_pred: Sequence[str | None],
+    metric: str | Callable[[list, list], float] = "war",
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> tuple[float, float]:
     """Percentile bootstrap interval of ``metric`` ("war", "uar" or a callable).
 
     Draws ``n_boot`` resamples of the N clips with replacement (``numpy`` generator seeded with
@@ -119,8 +126,9 @@ def bootstrap_ci(y_true: Sequence[str], y_pred: Sequence[str | None],
     return float(lo), float(hi)
 
 
-def summarize(records: Sequence[dict], labels: Sequence[str] | None = None, *, n_boot: int = 1000,
-              seed: int = 0) -> dict[str, Any]:
+def summarize_predictions(
+    records: Sequence[dict], labels: Sequence[str] | None = None, *, n_boot: int = 1000, seed: int = 0
+) -> dict[str, Any]:
     """Every metric of a list of prediction records (see :func:`prediction_record`).
 
     Returns a JSON-ready dict: n, war, uar, war_ci, uar_ci (95%), per_class_recall,

@@ -3,11 +3,11 @@
 Public API (contract in the project's interface notes):
 
 - :class:`OmniModel` (``from_preset``, ``from_pretrained``, ``save_pretrained``, ``forward``,
-  ``forward_ids``, ``generate``, ``encode_media``, ``set_trainable``)
+  ``generate``, ``encode_media``, ``set_trainable``)
 - :class:`OmniProcessor` (``__call__(clips, modalities=, question=, targets=)`` -> :class:`OmniBatch`,
   ``batch_decode``, ``tokenizer``)
 - :func:`repeat_batch`, :class:`GenerationResult`, :class:`FeatureCache`
-- :func:`save_policy` / :func:`load_policy` (atomic directory), :func:`load_preset`
+- :func:`save_policy` / :func:`load_policy` (atomic directory), :func:`load_preset`, :func:`load_initial_policy`
 - :class:`OmniConfig`, :class:`HumanOmniPaths`, ``PRESETS``
 
 Additions beyond the contract (all optional): ``generate(..., generator=)`` for seeded sampling,
@@ -15,15 +15,28 @@ Additions beyond the contract (all optional): ``generate(..., generator=)`` for 
 ``humanomni-0.5b`` directories and OmniConfig overrides (``num_frames``, ``visual_grid``, ...).
 """
 
-from r1omni.model.batch import OmniBatch, repeat_batch
+from r1omni.model.batch import OmniBatch, completion_mask_from_eos, position_ids_from_mask, repeat_batch
 from r1omni.model.cache import FeatureCache
 from r1omni.model.config import PRESETS, HumanOmniPaths, OmniConfig
 from r1omni.model.generate import GenerationResult
 from r1omni.model.omni import OmniModel
-from r1omni.model.policy_io import load_policy, load_preset, save_policy
-from r1omni.model.processor import MODALITIES, OmniProcessor
+from r1omni.model.policy_io import load_initial_policy, load_policy, load_preset, save_policy
+from r1omni.model.processor import OmniProcessor
 
 __all__ = [
-    "FeatureCache", "GenerationResult", "HumanOmniPaths", "MODALITIES", "OmniBatch", "OmniConfig", "OmniModel",
-    "OmniProcessor", "PRESETS", "load_policy", "load_preset", "repeat_batch", "save_policy",
+    "FeatureCache",
+    "GenerationResult",
+    "HumanOmniPaths",
+    "OmniBatch",
+    "OmniConfig",
+    "OmniModel",
+    "OmniProcessor",
+    "PRESETS",
+    "completion_mask_from_eos",
+    "load_initial_policy",
+    "load_policy",
+    "load_preset",
+    "position_ids_from_mask",
+    "repeat_batch",
+    "save_policy",
 ]

@@ -18,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -120,8 +121,10 @@ class FeatureCache:
         out = torch.zeros((len(batch[flag]), *first.shape), dtype=first.dtype)
         for i, f in feats.items():
             if f.shape != first.shape:
-                raise ValueError(f"FeatureCache: {kind} features of row {i} have shape {tuple(f.shape)}, "
-                                 f"expected {tuple(first.shape)}")
+                raise ValueError(
+                    f"FeatureCache: {kind} features of row {i} have shape {tuple(f.shape)}, "
+                    f"expected {tuple(first.shape)}"
+                )
             out[i] = f
         return out.to(model.device)
 

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from r1omni.settings import NUM_FRAMES, SAMPLE_RATE
+from r1omni.settings import MODEL_PRESETS, NUM_FRAMES, SAMPLE_RATE
 
-PRESETS: tuple[str, ...] = ("tiny", "humanomni-0.5b")
+#: The model presets (names defined once, in :mod:`r1omni.settings`).
+PRESETS: tuple[str, ...] = MODEL_PRESETS
 
 
 @dataclass
@@ -100,7 +101,7 @@ class OmniConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> "OmniConfig":
+    def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> OmniConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
@@ -113,8 +114,16 @@ class OmniConfig:
 
     def tower_fingerprint_dict(self) -> dict[str, Any]:
         """What determines the frozen towers' outputs for a clip (used by the feature cache)."""
-        keys = ("vision", "audio", "num_frames", "vision_feature_layer", "image_mean", "image_std",
-                "sample_rate", "audio_chunk_seconds")
+        keys = (
+            "vision",
+            "audio",
+            "num_frames",
+            "vision_feature_layer",
+            "image_mean",
+            "image_std",
+            "sample_rate",
+            "audio_chunk_seconds",
+        )
         return {k: getattr(self, k) for k in keys}
 
 
@@ -130,7 +139,7 @@ class HumanOmniPaths:
     """Qwen2.5-0.5B-Instruct (a causal LM checkpoint + its tokenizer with a chat template)."""
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike) -> "HumanOmniPaths":
+    def from_file(cls, path: str | os.PathLike) -> HumanOmniPaths:
         """Read the three directories from a JSON or YAML file (relative paths are relative to it)."""
         path = Path(path)
         if not path.is_file():
@@ -148,7 +157,7 @@ class HumanOmniPaths:
         return cls(**{k: str((path.parent / v).resolve()) for k, v in dataclasses.asdict(paths).items()})
 
     @classmethod
-    def from_mapping(cls, data: dict[str, Any], *, source: str = "paths") -> "HumanOmniPaths":
+    def from_mapping(cls, data: dict[str, Any], *, source: str = "paths") -> HumanOmniPaths:
         names = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(data) - set(names))
         missing = [n for n in names if not data.get(n)]
@@ -196,15 +205,36 @@ def tiny_tower_configs() -> tuple[dict[str, Any], dict[str, Any]]:
 
     from r1omni.model.tiny_init import TINY_INIT
 
-    vision = SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                num_attention_heads=2, image_size=64, patch_size=8, vision_use_head=False,
-                                r1omni_init=TINY_INIT)
-    audio = WhisperConfig(num_mel_bins=80, d_model=32, encoder_layers=2, encoder_attention_heads=2,
-                          encoder_ffn_dim=64, decoder_layers=1, decoder_attention_heads=2,
-                          decoder_ffn_dim=64, max_source_positions=150, max_target_positions=32,
-                          vocab_size=64, pad_token_id=0, bos_token_id=1, eos_token_id=2,
-                          decoder_start_token_id=1, begin_suppress_tokens=None, suppress_tokens=None,
-                          r1omni_init=TINY_INIT)
+    vision = SiglipVisionConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=64,
+        patch_size=8,
+        vision_use_head=False,
+        r1omni_init=TINY_INIT,
+    )
+    audio = WhisperConfig(
+        num_mel_bins=80,
+        d_model=32,
+        encoder_layers=2,
+        encoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_layers=1,
+        decoder_attention_heads=2,
+        decoder_ffn_dim=64,
+        max_source_positions=150,
+        max_target_positions=32,
+        vocab_size=64,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=1,
+        begin_suppress_tokens=None,
+        suppress_tokens=None,
+        r1omni_init=TINY_INIT,
+    )
     return vision.to_dict(), audio.to_dict()
 
 
@@ -212,8 +242,17 @@ def tiny_lm_config(vocab_size: int, token_ids: dict[str, int]) -> dict[str, Any]
     """Qwen2 with hidden 64, 2 layers, 4 heads (2 KV heads)."""
     from transformers import Qwen2Config
 
-    lm = Qwen2Config(vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                     num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                     tie_word_embeddings=True, eos_token_id=token_ids["eos"], pad_token_id=token_ids["pad"],
-                     bos_token_id=None)
+    lm = Qwen2Config(
+        vocab_size=vocab_size,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        eos_token_id=token_ids["eos"],
+        pad_token_id=token_ids["pad"],
+        bos_token_id=None,
+    )
     return lm.to_dict()

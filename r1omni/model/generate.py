@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from r1omni.model.batch import OmniBatch, repeat_batch
-from r1omni.model.omni import position_ids_from_mask
+from r1omni.model.batch import OmniBatch, completion_mask_from_eos, position_ids_from_mask, repeat_batch
 from r1omni.model.tokenizer import MEDIA_TOKENS
 
 
@@ -53,8 +52,9 @@ def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     return logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
 
 
-def next_tokens(logits: torch.Tensor, *, do_sample: bool, temperature: float, top_p: float,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+def next_tokens(
+    logits: torch.Tensor, *, do_sample: bool, temperature: float, top_p: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """(B, V) logits -> (B,) next token ids."""
     if not do_sample:
         return logits.argmax(-1)
@@ -64,21 +64,19 @@ def next_tokens(logits: torch.Tensor, *, do_sample: bool, temperature: float, to
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
-def completion_mask_from_ids(ids: torch.Tensor, eos_id: int) -> torch.Tensor:
-    """(N, C) -> 1 up to and including the first eos, 0 after.
-
-    >>> completion_mask_from_ids(torch.tensor([[5, 2, 7], [5, 6, 7]]), 2).tolist()
-    [[1, 1, 0], [1, 1, 1]]
-    """
-    is_eos = (ids == eos_id).long()
-    seen_before = is_eos.cumsum(-1) - is_eos
-    return (seen_before == 0).long()
-
-
 @torch.no_grad()
-def generate(model, batch: dict, *, max_new_tokens: int, do_sample: bool = False, temperature: float = 1.0,
-             top_p: float = 1.0, num_return_sequences: int = 1, use_cache: bool = True,
-             generator: torch.Generator | None = None) -> GenerationResult:
+def generate(
+    model,
+    batch: dict,
+    *,
+    max_new_tokens: int,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    num_return_sequences: int = 1,
+    use_cache: bool = True,
+    generator: torch.Generator | None = None,
+) -> GenerationResult:
     """Sample completions for every prompt of ``batch`` (see the module docstring)."""
     if "labels" in batch:
         raise ValueError("generate: the batch holds targets (labels); build it without targets=")
@@ -118,8 +116,9 @@ def generate(model, batch: dict, *, max_new_tokens: int, do_sample: bool = False
             break
         mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
         if use_cache:
-            out = lm(input_ids=tok[:, None], attention_mask=mask, position_ids=next_pos,
-                     past_key_values=past, use_cache=True)
+            out = lm(
+                input_ids=tok[:, None], attention_mask=mask, position_ids=next_pos, past_key_values=past, use_cache=True
+            )
             past = out.past_key_values
         else:
             x = torch.cat([x, lm.get_input_embeddings()(tok[:, None])], dim=1)
@@ -129,5 +128,10 @@ def generate(model, batch: dict, *, max_new_tokens: int, do_sample: bool = False
         next_pos = next_pos + 1
 
     completion_ids = torch.stack(tokens, dim=1)  # (N, C)
-    return GenerationResult(prompt_ids=prompt_ids, prompt_mask=prompt_mask, completion_ids=completion_ids,
-                            completion_mask=completion_mask_from_ids(completion_ids, eos), batch=batch)
+    return GenerationResult(
+        prompt_ids=prompt_ids,
+        prompt_mask=prompt_mask,
+        completion_ids=completion_ids,
+        completion_mask=completion_mask_from_eos(completion_ids, eos),
+        batch=batch,
+    )

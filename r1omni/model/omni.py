@@ -23,8 +23,9 @@ import torch
 from torch import nn
 
 from r1omni.io import atomic_write_json, read_json
-from r1omni.model.batch import MEDIA_KEYS, OmniBatch
+from r1omni.model.batch import MEDIA_KEYS, OmniBatch, position_ids_from_mask
 from r1omni.model.config import OmniConfig
+from r1omni.model.generate import GenerationResult, generate
 from r1omni.model.projectors import AudioProjector, VisualProjector
 from r1omni.model.towers import audio_features, build_audio_tower, build_vision_tower, vision_features
 
@@ -42,15 +43,6 @@ def build_lm(lm: dict[str, Any]) -> nn.Module:
     return AutoModelForCausalLM.from_config(AutoConfig.for_model(cfg.pop("model_type"), **cfg))
 
 
-def position_ids_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
-    """(B, L) 0/1 mask -> (B, L) positions counting only real tokens (pads get 0).
-
-    >>> position_ids_from_mask(torch.tensor([[0, 0, 1, 1, 1]])).tolist()
-    [[0, 0, 0, 1, 2]]
-    """
-    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
-
-
 class OmniModel(nn.Module):
     """See the module docstring. Construct with :meth:`from_preset` or :meth:`from_pretrained`."""
 
@@ -62,15 +54,16 @@ class OmniModel(nn.Module):
         self.audio_tower = parts["audio_tower"] if "audio_tower" in parts else build_audio_tower(config.audio)
         self.lm = parts["lm"] if "lm" in parts else build_lm(config.lm)
         d_model = self.lm.get_input_embeddings().embedding_dim
-        self.visual_projector = VisualProjector(int(config.vision["hidden_size"]), d_model,
-                                                config.patch_grid, config.visual_grid)
+        self.visual_projector = VisualProjector(
+            int(config.vision["hidden_size"]), d_model, config.patch_grid, config.visual_grid
+        )
         self.audio_projector = AudioProjector(int(config.audio["d_model"]), d_model, config.audio_pool)
         self.to(getattr(torch, config.dtype))
         self.set_trainable()
 
     # ------------------------------------------------------------------ construction / io
     @classmethod
-    def from_preset(cls, name: str, seed: int = 0, **overrides) -> "OmniModel":
+    def from_preset(cls, name: str, seed: int = 0, **overrides) -> OmniModel:
         """Preset ``tiny`` (random weights from ``seed``) or ``humanomni-0.5b`` (pass ``paths=``;
         pretrained towers and LM from local directories, projectors random from ``seed``)."""
         from r1omni.model.presets import load_pretrained_parts, preset_config_and_tokenizer
@@ -93,7 +86,7 @@ class OmniModel(nn.Module):
         os.replace(tmp, directory / WEIGHTS_NAME)
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike, device: str | torch.device = "cpu") -> "OmniModel":
+    def from_pretrained(cls, directory: str | os.PathLike, device: str | torch.device = "cpu") -> OmniModel:
         """Rebuild from ``config.json`` and load ``model.safetensors`` strictly (never unpickles)."""
         from safetensors.torch import load_model
 
@@ -110,7 +103,9 @@ class OmniModel(nn.Module):
         missing, unexpected = load_model(model, str(weights), strict=False, device=str(device))
         missing = [k for k in missing if k not in model._tied_duplicates()]
         if missing or unexpected:
-            raise ValueError(f"{weights}: does not match the config; missing {missing[:5]}, unexpected {unexpected[:5]}")
+            raise ValueError(
+                f"{weights}: does not match the config; missing {missing[:5]}, unexpected {unexpected[:5]}"
+            )
         return model.to(device)
 
     def _tied_duplicates(self) -> set[str]:
@@ -123,7 +118,7 @@ class OmniModel(nn.Module):
         return dup
 
     # ------------------------------------------------------------------ training switches
-    def set_trainable(self, towers: bool = False, projectors: bool = True, lm: bool = True) -> "OmniModel":
+    def set_trainable(self, towers: bool = False, projectors: bool = True, lm: bool = True) -> OmniModel:
         """Freeze / unfreeze the parts (paper: towers frozen, projectors and LM trained)."""
         for names, flag in ((TOWERS, towers), (PROJECTORS, projectors), (("lm",), lm)):
             for name in names:
@@ -132,7 +127,7 @@ class OmniModel(nn.Module):
         self.train(self.training)
         return self
 
-    def train(self, mode: bool = True) -> "OmniModel":
+    def train(self, mode: bool = True) -> OmniModel:
         super().train(mode)
         if not getattr(self, "_towers_trainable", False):  # frozen towers always run in eval mode
             self.vision_tower.eval()
@@ -186,8 +181,10 @@ class OmniModel(nn.Module):
     def media_embeds(self, input_ids: torch.Tensor, media: dict) -> dict[str, torch.Tensor | None]:
         """Projected embeddings per modality, after checking placeholder counts per row."""
         out = {}
-        for kind, flag, per_clip in (("video", "has_video", self.config.tokens_per_video),
-                                     ("audio", "has_audio", self.config.tokens_per_audio)):
+        for kind, flag, per_clip in (
+            ("video", "has_video", self.config.tokens_per_video),
+            ("audio", "has_audio", self.config.tokens_per_audio),
+        ):
             counts = (input_ids == self.config.token_ids[kind]).sum(dim=1)  # (B,)
             present = media.get(flag)
             present = (counts > 0) if present is None else present.to(counts.device).bool()
@@ -196,8 +193,10 @@ class OmniModel(nn.Module):
             expected = present.long() * per_clip
             if not torch.equal(counts, expected):
                 row = int((counts != expected).nonzero()[0])
-                raise ValueError(f"sample {row}: {int(counts[row])} <{kind}> tokens but {flag}={bool(present[row])} "
-                                 f"needs {int(expected[row])} (placeholders must come from the processor)")
+                raise ValueError(
+                    f"sample {row}: {int(counts[row])} <{kind}> tokens but {flag}={bool(present[row])} "
+                    f"needs {int(expected[row])} (placeholders must come from the processor)"
+                )
             out[kind] = self._media_embeds(kind, media, present)
         return out
 
@@ -211,8 +210,14 @@ class OmniModel(nn.Module):
         return x
 
     # ------------------------------------------------------------------ forward
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                labels: torch.Tensor | None = None, logits_to_keep: int = 0, **media):
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        logits_to_keep: int = 0,
+        **media,
+    ):
         """``model(**batch)``: transformers ``CausalLMOutputWithPast`` whose ``logits`` (B, L, V) are
         aligned with ``input_ids`` (loss from ``labels`` when given, shifted inside the LM)."""
         unknown = sorted(set(media) - set(MEDIA_KEYS))
@@ -227,18 +232,15 @@ class OmniModel(nn.Module):
         if attention_mask.shape != input_ids.shape:
             raise ValueError(f"attention_mask {tuple(attention_mask.shape)} != input_ids {tuple(input_ids.shape)}")
         x = self.embed(input_ids, self.media_embeds(input_ids, media))
-        return self.lm(inputs_embeds=x, attention_mask=attention_mask,
-                       position_ids=position_ids_from_mask(attention_mask),
-                       labels=None if labels is None else labels.to(self.device),
-                       logits_to_keep=logits_to_keep, use_cache=False)
+        return self.lm(
+            inputs_embeds=x,
+            attention_mask=attention_mask,
+            position_ids=position_ids_from_mask(attention_mask),
+            labels=None if labels is None else labels.to(self.device),
+            logits_to_keep=logits_to_keep,
+            use_cache=False,
+        )
 
-    def forward_ids(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, media: dict, **kwargs):
-        """Forward on caller-built ids (e.g. cat(prompt_ids, completion_ids)) with the media of ``media``."""
-        return self(input_ids=input_ids, attention_mask=attention_mask,
-                    **{k: v for k, v in media.items() if k in MEDIA_KEYS}, **kwargs)
-
-    def generate(self, batch: dict, **kwargs):
+    def generate(self, batch: dict, **kwargs) -> GenerationResult:
         """Batched sampling with a KV cache; see :func:`r1omni.model.generate.generate`."""
-        from r1omni.model.generate import generate
-
         return generate(self, batch, **kwargs)

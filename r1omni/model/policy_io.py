@@ -1,4 +1,5 @@
-"""Save / load a policy (model + processor) as one directory, atomically.
+"""Every way of getting a policy (model + processor): save / load one directory atomically, build
+a preset, or take whatever a trainer is given (:func:`load_initial_policy`).
 
 Layout: ``config.json`` + ``model.safetensors`` (the model), ``processor_config.json`` + tokenizer
 files (the processor). Only safetensors and JSON are read: nothing is unpickled.
@@ -10,6 +11,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -47,3 +49,16 @@ def load_preset(name: str, seed: int = 0, **overrides):
     from r1omni.model.processor import OmniProcessor
 
     return OmniModel.from_preset(name, seed=seed, **overrides), OmniProcessor.from_preset(name, **overrides)
+
+
+def load_initial_policy(policy: Any, *, seed: int = 0) -> tuple[Any, Any]:
+    """``(model, processor)`` from a saved policy directory, a preset name ("tiny", ...)
+    or an already built ``(model, processor)`` pair (returned as is)."""
+    if isinstance(policy, tuple):
+        return policy
+    if Path(policy).is_dir():
+        return load_policy(policy)
+    try:
+        return load_preset(str(policy), seed=seed)
+    except ValueError as err:
+        raise ValueError(f"policy {policy!r} is neither a saved policy directory nor a model preset: {err}") from None

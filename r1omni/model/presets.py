@@ -7,7 +7,11 @@ import dataclasses
 from typing import Any
 
 from r1omni.model.config import (
-    OmniConfig, check_preset, resolve_paths, tiny_lm_config, tiny_tower_configs,
+    OmniConfig,
+    check_preset,
+    resolve_paths,
+    tiny_lm_config,
+    tiny_tower_configs,
 )
 from r1omni.model.tokenizer import add_media_tokens, build_tiny_tokenizer, token_ids
 
@@ -32,8 +36,16 @@ def preset_config_and_tokenizer(name: str, *, paths=None, **overrides) -> tuple[
         tokenizer = build_tiny_tokenizer()
         ids = token_ids(tokenizer)
         vision, audio = tiny_tower_configs()
-        config = OmniConfig(preset="tiny", vision=vision, audio=audio, lm=tiny_lm_config(len(tokenizer), ids),
-                            visual_grid=2, audio_chunk_seconds=3, audio_pool=3, token_ids=ids)
+        config = OmniConfig(
+            preset="tiny",
+            vision=vision,
+            audio=audio,
+            lm=tiny_lm_config(len(tokenizer), ids),
+            visual_grid=2,
+            audio_chunk_seconds=3,
+            audio_pool=3,
+            token_ids=ids,
+        )
         return _apply_overrides(config, overrides, name), tokenizer
 
     from transformers import AutoConfig, AutoTokenizer, SiglipVisionConfig, WhisperConfig
@@ -49,10 +61,24 @@ def preset_config_and_tokenizer(name: str, *, paths=None, **overrides) -> tuple[
     lm.vocab_size = max(int(lm.vocab_size), len(tokenizer))
     hop = 160  # Whisper's 10 ms hop at 16 kHz
     chunk_seconds = 2 * audio.max_source_positions * hop // 16000
-    _check_feature_extractor(p.audio_dir, num_mel_bins=audio.num_mel_bins, hop_length=hop,
-                             chunk_length=chunk_seconds, sampling_rate=16000, n_fft=400)
-    config = OmniConfig(preset=name, vision=vision.to_dict(), audio=audio.to_dict(), lm=lm.to_dict(),
-                        visual_grid=7, audio_chunk_seconds=chunk_seconds, audio_pool=3, token_ids=ids)
+    _check_feature_extractor(
+        p.audio_dir,
+        num_mel_bins=audio.num_mel_bins,
+        hop_length=hop,
+        chunk_length=chunk_seconds,
+        sampling_rate=16000,
+        n_fft=400,
+    )
+    config = OmniConfig(
+        preset=name,
+        vision=vision.to_dict(),
+        audio=audio.to_dict(),
+        lm=lm.to_dict(),
+        visual_grid=7,
+        audio_chunk_seconds=chunk_seconds,
+        audio_pool=3,
+        token_ids=ids,
+    )
     return _apply_overrides(config, overrides, name), tokenizer
 
 
@@ -66,12 +92,18 @@ def _check_feature_extractor(audio_dir: str, **expected: int) -> None:
     if not (Path(audio_dir) / "preprocessor_config.json").is_file():
         return
     fe = WhisperFeatureExtractor.from_pretrained(audio_dir, local_files_only=True)
-    got = {"num_mel_bins": fe.feature_size, "hop_length": fe.hop_length, "chunk_length": fe.chunk_length,
-           "sampling_rate": fe.sampling_rate, "n_fft": fe.n_fft}
+    got = {
+        "num_mel_bins": fe.feature_size,
+        "hop_length": fe.hop_length,
+        "chunk_length": fe.chunk_length,
+        "sampling_rate": fe.sampling_rate,
+        "n_fft": fe.n_fft,
+    }
     bad = {k: (got[k], v) for k, v in expected.items() if got[k] != v}
     if bad:
-        raise ValueError(f"{audio_dir}/preprocessor_config.json disagrees with the encoder "
-                         f"(field: (file, expected)): {bad}")
+        raise ValueError(
+            f"{audio_dir}/preprocessor_config.json disagrees with the encoder (field: (file, expected)): {bad}"
+        )
 
 
 def load_pretrained_parts(config: OmniConfig, paths) -> dict[str, Any]:

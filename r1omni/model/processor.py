@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,9 +26,8 @@ from r1omni.io import atomic_write_json, read_json
 from r1omni.model.batch import OmniBatch
 from r1omni.model.config import OmniConfig
 from r1omni.model.tokenizer import MEDIA_TOKENS, token_ids
-from r1omni.settings import PROMPT
+from r1omni.settings import MODALITIES, PROMPT
 
-MODALITIES: tuple[str, ...] = ("av", "v", "a", "t")
 PROCESSOR_CONFIG = "processor_config.json"
 
 
@@ -62,15 +62,21 @@ class OmniProcessor:
         self.ids = token_ids(tokenizer)
         hop = 160
         self.feature_extractor = WhisperFeatureExtractor(
-            feature_size=config.num_mel_bins, sampling_rate=config.sample_rate, hop_length=hop,
-            chunk_length=config.audio_chunk_seconds, n_fft=400)
+            feature_size=config.num_mel_bins,
+            sampling_rate=config.sample_rate,
+            hop_length=hop,
+            chunk_length=config.audio_chunk_seconds,
+            n_fft=400,
+        )
         if self.feature_extractor.nb_max_frames != config.mel_frames:
-            raise ValueError(f"audio window {config.audio_chunk_seconds} s gives {self.feature_extractor.nb_max_frames} "
-                             f"mel frames but the Whisper encoder expects {config.mel_frames}")
+            raise ValueError(
+                f"audio window {config.audio_chunk_seconds} s gives {self.feature_extractor.nb_max_frames} "
+                f"mel frames but the Whisper encoder expects {config.mel_frames}"
+            )
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_preset(cls, name: str, **overrides) -> "OmniProcessor":
+    def from_preset(cls, name: str, **overrides) -> OmniProcessor:
         """The processor of a preset (``humanomni-0.5b`` needs ``paths=``, see ``HumanOmniPaths``)."""
         from r1omni.model.presets import preset_config_and_tokenizer
 
@@ -84,7 +90,7 @@ class OmniProcessor:
         atomic_write_json(directory / PROCESSOR_CONFIG, self.config.to_dict())
 
     @classmethod
-    def from_pretrained(cls, directory: str | os.PathLike) -> "OmniProcessor":
+    def from_pretrained(cls, directory: str | os.PathLike) -> OmniProcessor:
         from transformers import AutoTokenizer
 
         directory = Path(directory)
@@ -121,8 +127,10 @@ class OmniProcessor:
         """(T, H, W, 3) uint8 -> (T, 3, S, S) normalised float32."""
         cfg = self.config
         if not isinstance(frames, np.ndarray) or frames.ndim != 4 or frames.shape[-1] != 3:
-            raise ValueError(f"{name}: frames must be an array of shape (T, H, W, 3); got "
-                             f"{getattr(frames, 'shape', type(frames).__name__)}")
+            raise ValueError(
+                f"{name}: frames must be an array of shape (T, H, W, 3); got "
+                f"{getattr(frames, 'shape', type(frames).__name__)}"
+            )
         if frames.shape[0] != cfg.num_frames:
             raise ValueError(f"{name}: has {frames.shape[0]} frames; the model expects {cfg.num_frames}")
         if frames.dtype != np.uint8:
@@ -135,39 +143,56 @@ class OmniProcessor:
         if h != w:  # pad to square with the mean colour, content centred
             canvas = mean.expand(t, 3, side, side).clone()
             top, left = (side - h) // 2, (side - w) // 2
-            canvas[:, :, top:top + h, left:left + w] = x
+            canvas[:, :, top : top + h, left : left + w] = x
             x = canvas
         if side != cfg.image_size:
-            x = F.interpolate(x, size=(cfg.image_size, cfg.image_size), mode="bilinear",
-                              align_corners=False, antialias=side > cfg.image_size)
+            x = F.interpolate(
+                x,
+                size=(cfg.image_size, cfg.image_size),
+                mode="bilinear",
+                align_corners=False,
+                antialias=side > cfg.image_size,
+            )
         return (x - mean) / std
 
     def input_features(self, audios: Sequence[np.ndarray]) -> torch.Tensor:
         """List of mono float32 waveforms -> (N, n_mels, F) Whisper log-mel (padded/truncated to the window)."""
-        feats = self.feature_extractor(list(audios), sampling_rate=self.config.sample_rate,
-                                       return_tensors="np")["input_features"]
+        feats = self.feature_extractor(list(audios), sampling_rate=self.config.sample_rate, return_tensors="np")[
+            "input_features"
+        ]
         return torch.from_numpy(np.asarray(feats, dtype=np.float32))
 
     def _check_audio(self, clip: Any, name: str) -> np.ndarray:
         audio = getattr(clip, "audio", None)
         if audio is None:
-            raise ValueError(f"{name}: audio was requested but the clip has no audio track "
-                             "(use modalities 'v' or 't' for it)")
+            raise ValueError(
+                f"{name}: audio was requested but the clip has no audio track (use modalities 'v' or 't' for it)"
+            )
         audio = np.asarray(audio)
         if audio.ndim != 1:
             raise ValueError(f"{name}: audio must be mono, shape (N,); got {audio.shape}")
         if clip.sample_rate != self.config.sample_rate:
-            raise ValueError(f"{name}: audio sample rate {clip.sample_rate} Hz; the model expects "
-                             f"{self.config.sample_rate} Hz")
+            raise ValueError(
+                f"{name}: audio sample rate {clip.sample_rate} Hz; the model expects {self.config.sample_rate} Hz"
+            )
         window = self.config.audio_chunk_seconds * self.config.sample_rate
         if audio.shape[0] > window:
-            warnings.warn(f"{name}: audio is {audio.shape[0] / self.config.sample_rate:.2f} s; the Whisper window "
-                          f"keeps its first {self.config.audio_chunk_seconds} s", stacklevel=3)
+            warnings.warn(
+                f"{name}: audio is {audio.shape[0] / self.config.sample_rate:.2f} s; the Whisper window "
+                f"keeps its first {self.config.audio_chunk_seconds} s",
+                stacklevel=3,
+            )
         return audio.astype(np.float32, copy=False)
 
     # ------------------------------------------------------------------ batch
-    def __call__(self, clips: Sequence[Any], *, modalities: str | Sequence[str] = "av",
-                 question: str = PROMPT, targets: Sequence[str] | None = None) -> OmniBatch:
+    def __call__(
+        self,
+        clips: Sequence[Any],
+        *,
+        modalities: str | Sequence[str] = "av",
+        question: str = PROMPT,
+        targets: Sequence[str] | None = None,
+    ) -> OmniBatch:
         clips = list(clips)
         b = len(clips)
         if b == 0:
@@ -204,15 +229,18 @@ class OmniProcessor:
         input_ids = torch.full((b, length), self.ids["pad"], dtype=torch.long)
         attention_mask = torch.zeros((b, length), dtype=torch.long)
         for i, s in enumerate(seqs):  # left padding
-            input_ids[i, length - len(s):] = torch.tensor(s)
-            attention_mask[i, length - len(s):] = 1
-        batch = OmniBatch(input_ids=input_ids, attention_mask=attention_mask,
-                          has_video=torch.tensor(["v" in m for m in mods]),
-                          has_audio=torch.tensor(["a" in m for m in mods]))
+            input_ids[i, length - len(s) :] = torch.tensor(s)
+            attention_mask[i, length - len(s) :] = 1
+        batch = OmniBatch(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            has_video=torch.tensor(["v" in m for m in mods]),
+            has_audio=torch.tensor(["a" in m for m in mods]),
+        )
         if targets is not None:
             lab = torch.full((b, length), -100, dtype=torch.long)
             for i, s in enumerate(labels):
-                lab[i, length - len(s):] = torch.tensor(s)
+                lab[i, length - len(s) :] = torch.tensor(s)
             batch["labels"] = lab
         cfg = self.config
         if pixels:

@@ -12,14 +12,28 @@ from __future__ import annotations
 import functools
 
 from r1omni.settings import (
-    ANSWER_CLOSE, ANSWER_OPEN, AUDIO_END, AUDIO_START, AUDIO_TOKEN, LABEL_SETS, PROMPT,
-    THINK_CLOSE, THINK_OPEN, VIDEO_END, VIDEO_START, VIDEO_TOKEN,
+    ANSWER_CLOSE,
+    ANSWER_OPEN,
+    AUDIO_END,
+    AUDIO_START,
+    AUDIO_TOKEN,
+    LABEL_SETS,
+    PROMPT,
+    THINK_CLOSE,
+    THINK_OPEN,
+    VIDEO_END,
+    VIDEO_START,
+    VIDEO_TOKEN,
 )
 
 #: Placeholder tokens spliced around / replaced by media embeddings (special: never decoded).
 MEDIA_TOKENS: dict[str, str] = {
-    "vi_start": VIDEO_START, "video": VIDEO_TOKEN, "vi_end": VIDEO_END,
-    "au_start": AUDIO_START, "audio": AUDIO_TOKEN, "au_end": AUDIO_END,
+    "vi_start": VIDEO_START,
+    "video": VIDEO_TOKEN,
+    "vi_end": VIDEO_END,
+    "au_start": AUDIO_START,
+    "audio": AUDIO_TOKEN,
+    "au_end": AUDIO_END,
 }
 #: Reasoning / answer tags: single tokens in the tiny vocabulary, but NOT special, so
 #: ``batch_decode(skip_special_tokens=True)`` keeps them for the rewards.
@@ -56,8 +70,13 @@ def _train_tiny_bpe_json() -> str:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tok.decoder = decoders.ByteLevel()
     special = [ENDOFTEXT, IM_START, IM_END, *MEDIA_TOKENS.values()]
-    trainer = trainers.BpeTrainer(vocab_size=TINY_VOCAB_SIZE, special_tokens=special, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), min_frequency=2)
+    trainer = trainers.BpeTrainer(
+        vocab_size=TINY_VOCAB_SIZE,
+        special_tokens=special,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        min_frequency=2,
+    )
     tok.train_from_iterator(tiny_corpus(), trainer=trainer)
     tok.add_tokens(list(TAG_TOKENS))
     return tok.to_str()
@@ -70,9 +89,12 @@ def build_tiny_tokenizer():
 
     tok = Tokenizer.from_str(_train_tiny_bpe_json())
     hf = PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token=IM_END, pad_token=ENDOFTEXT,
+        tokenizer_object=tok,
+        eos_token=IM_END,
+        pad_token=ENDOFTEXT,
         additional_special_tokens=[IM_START, *MEDIA_TOKENS.values()],
-        padding_side="left", model_max_length=4096,
+        padding_side="left",
+        model_max_length=4096,
     )
     hf.chat_template = CHAT_TEMPLATE
     return hf
@@ -83,7 +105,11 @@ def add_media_tokens(tokenizer) -> int:
     returns how many were new. Sets left padding (generation) and a pad token if absent."""
     present = set(tokenizer.get_vocab())
     new = [t for t in MEDIA_TOKENS.values() if t not in present]
-    added = tokenizer.add_special_tokens({"additional_special_tokens": new}, replace_extra_special_tokens=False) if new else 0
+    added = (
+        tokenizer.add_special_tokens({"additional_special_tokens": new}, replace_extra_special_tokens=False)
+        if new
+        else 0
+    )
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         raise ValueError("the LM tokenizer has no pad token; set one in its tokenizer_config.json")

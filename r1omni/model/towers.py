@@ -69,8 +69,9 @@ def _safetensors_files(directory: Path) -> list[Path]:
     single = directory / "model.safetensors"
     if single.is_file():
         return [single]
-    raise FileNotFoundError(f"{directory}: no model.safetensors or model.safetensors.index.json "
-                            "(only safetensors checkpoints are read)")
+    raise FileNotFoundError(
+        f"{directory}: no model.safetensors or model.safetensors.index.json (only safetensors checkpoints are read)"
+    )
 
 
 def load_audio_tower(directory: str | Path) -> tuple[nn.Module, dict[str, Any]]:
@@ -88,12 +89,13 @@ def load_audio_tower(directory: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         with safe_open(str(file), framework="pt") as fh:
             for key in fh.keys():
                 for prefix in ("model.encoder.", "encoder."):
-                    if key.startswith(prefix) and key[len(prefix):] in wanted:
-                        state[key[len(prefix):]] = fh.get_tensor(key)
+                    if key.startswith(prefix) and key[len(prefix) :] in wanted:
+                        state[key[len(prefix) :]] = fh.get_tensor(key)
     missing = sorted(wanted - set(state) - {"embed_positions.weight"})
     if missing:
-        raise ValueError(f"{directory}: Whisper checkpoint lacks encoder weights {missing[:5]}"
-                         f"{' ...' if len(missing) > 5 else ''}")
+        raise ValueError(
+            f"{directory}: Whisper checkpoint lacks encoder weights {missing[:5]}{' ...' if len(missing) > 5 else ''}"
+        )
     encoder.load_state_dict(state, strict=False)
     return encoder, config.to_dict()
 

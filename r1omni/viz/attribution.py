@@ -6,7 +6,7 @@ and returns a matplotlib figure.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -18,8 +18,11 @@ def plot_ablation(ablations: Mapping[str, Mapping[str, Mapping]]):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    rows = [{"checkpoint": name, "input": MODALITY_NAMES.get(s, s), "WAR": 100 * m["war"], "UAR": 100 * m["uar"]}
-            for name, per in ablations.items() for s, m in per.items()]
+    rows = [
+        {"checkpoint": name, "input": MODALITY_NAMES.get(s, s), "WAR": 100 * m["war"], "UAR": 100 * m["uar"]}
+        for name, per in ablations.items()
+        for s, m in per.items()
+    ]
     df = pd.DataFrame(rows)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     for ax, metric in zip(axes, ("WAR", "UAR")):
@@ -45,8 +48,13 @@ def plot_conflict_follow(conflicts: Mapping[str, pd.DataFrame]):
     import seaborn as sns
 
     pooled = pd.DataFrame({name: 100 * t.loc[("all", "all"), list(FOLLOWS)] for name, t in conflicts.items()}).T
-    per_pair = pd.concat({name: 100 * t.drop(index=("all", "all"))["face"] for name, t in conflicts.items()},
-                         names=["checkpoint"]).rename("follows face (%)").reset_index()
+    per_pair = (
+        pd.concat(
+            {name: 100 * t.drop(index=("all", "all"))["face"] for name, t in conflicts.items()}, names=["checkpoint"]
+        )
+        .rename("follows face (%)")
+        .reset_index()
+    )
     per_pair["pair"] = per_pair.face_label + " / " + per_pair.voice_label
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [1, 2.5]})
     _stacked(ax0, pooled, "conflict clips: answer follows", "% of clips")
@@ -64,9 +72,15 @@ def plot_attribution_shares(gradients: Mapping[str, Mapping]):
     import seaborn as sns
 
     mean = pd.DataFrame({name: {g: 100 * r[g] for g in GROUPS} for name, r in gradients.items()}).T
-    clips = pd.DataFrame([{"checkpoint": name, "tokens": g, "share (%)": 100 * c[g]}
-                          for name, r in gradients.items() for c in r.get("per_clip", []) if "skipped" not in c
-                          for g in GROUPS])
+    clips = pd.DataFrame(
+        [
+            {"checkpoint": name, "tokens": g, "share (%)": 100 * c[g]}
+            for name, r in gradients.items()
+            for c in r.get("per_clip", [])
+            if "skipped" not in c
+            for g in GROUPS
+        ]
+    )
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 3.6))
     _stacked(ax0, mean, "mean share of the answer's attribution", "% of |attribution|")
     if len(clips):
@@ -79,8 +93,11 @@ def plot_attribution_shares(gradients: Mapping[str, Mapping]):
 
 
 GROUNDING_BARS: dict[str, str] = {
-    "visual_rate": "names visual cue", "audio_rate": "names audio cue", "both_rate": "names both",
-    "hallucination_rate": "cues hallucinated", "cue_recall": "true cues named",
+    "visual_rate": "names visual cue",
+    "audio_rate": "names audio cue",
+    "both_rate": "names both",
+    "hallucination_rate": "cues hallucinated",
+    "cue_recall": "true cues named",
     "agreement_rate": "reasoning agrees with answer",
 }
 
@@ -90,8 +107,11 @@ def plot_grounding(groundings: Mapping[str, Mapping]):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    rows = [{"checkpoint": name, "rate": label, "%": 100 * g[key]}
-            for name, g in groundings.items() for key, label in GROUNDING_BARS.items()]
+    rows = [
+        {"checkpoint": name, "rate": label, "%": 100 * g[key]}
+        for name, g in groundings.items()
+        for key, label in GROUNDING_BARS.items()
+    ]
     fig, ax = plt.subplots(figsize=(10, 3.6))
     sns.barplot(data=pd.DataFrame(rows), x="rate", y="%", hue="checkpoint", ax=ax)
     ax.set(ylim=(0, 100), xlabel="", title="what the <think> text says about the clip's true cues")

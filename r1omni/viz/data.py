@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,7 @@ def gpt_text(record: dict) -> str:
 
 # ----------------------------------------------------------------------------- tables
 
+
 def split_label_table(records: Mapping[str, Sequence[dict]]) -> pd.DataFrame:
     """Clips per label (rows) and split (columns), with a ``total`` row."""
     rows = [{"split": split, "label": r["label"]} for split, recs in records.items() for r in recs]
@@ -57,13 +59,17 @@ def cue_presence_table(records: Records) -> pd.DataFrame:
 def cue_parameter_frame(records: Records, part: str = "voice") -> pd.DataFrame:
     """Long table (label, parameter, value) of SynthEmo's numeric generating parameters
     ``cues[part]`` (``part`` = ``"face"`` or ``"voice"``)."""
-    rows = [{"label": r["label"], "parameter": k, "value": float(v)}
-            for r in _flat(records) for k, v in r.get("cues", {}).get(part, {}).items()
-            if isinstance(v, (int, float))]
+    rows = [
+        {"label": r["label"], "parameter": k, "value": float(v)}
+        for r in _flat(records)
+        for k, v in r.get("cues", {}).get(part, {}).items()
+        if isinstance(v, (int, float))
+    ]
     return pd.DataFrame(rows, columns=["label", "parameter", "value"])
 
 
 # ----------------------------------------------------------------------------- plots
+
 
 def plot_label_distribution(records: Mapping[str, Sequence[dict]], labels: Sequence[str] | None = None):
     """Bar chart: clips per label, one bar colour per split."""
@@ -125,8 +131,9 @@ def plot_audio(clip: Clip, title: str = "", n_mels: int = 80):
     fig, (ax_w, ax_m) = plt.subplots(2, 1, figsize=(9, 4.2), sharex=True, gridspec_kw={"height_ratios": [1, 1.6]})
     ax_w.plot(t, clip.audio, lw=0.5)
     ax_w.set(ylabel="amplitude", title=title or os.path.basename(clip.path))
-    image = ax_m.imshow(mel, origin="lower", aspect="auto", cmap="magma",
-                        extent=(0, mel.shape[1] * 160 / clip.sample_rate, 0, n_mels))
+    image = ax_m.imshow(
+        mel, origin="lower", aspect="auto", cmap="magma", extent=(0, mel.shape[1] * 160 / clip.sample_rate, 0, n_mels)
+    )
     ax_m.set(xlabel="time (s)", ylabel="mel bin")
     fig.colorbar(image, ax=ax_m, label="Whisper log-mel", pad=0.01)
     fig.tight_layout()
@@ -165,7 +172,7 @@ def plot_cue_parameters(records: Records, part: str = "voice", labels: Sequence[
         sns.boxplot(data=df[df["parameter"] == name], x="label", y="value", order=order, ax=ax, fliersize=1)
         ax.set(title=name, xlabel="", ylabel="")
         ax.tick_params(axis="x", rotation=60, labelsize=7)
-    for ax in list(axes.flat)[len(params):]:
+    for ax in list(axes.flat)[len(params) :]:
         ax.set_visible(False)
     fig.suptitle(f"{part} parameters per emotion", fontsize=10)
     fig.tight_layout()
@@ -173,9 +180,9 @@ def plot_cue_parameters(records: Records, part: str = "voice", labels: Sequence[
 
 
 def separability_tables(data_dir: str | os.PathLike, records: Mapping[str, Sequence[dict]], seed: int = 0):
-    """``(overall, pairs)`` from :mod:`r1omni.data.separability` for a SynthEmo folder, or
+    """``(overall, pairs)`` from :mod:`r1omni.data.synth.separability` for a SynthEmo folder, or
     ``(None, None)`` when the records carry no generating parameters (real data sets)."""
-    from r1omni.data.separability import pair_separability, separability
+    from r1omni.data.synth.separability import pair_separability, separability
 
     train = records.get("train", [])
     if not train or "face" not in train[0].get("cues", {}):
@@ -197,8 +204,12 @@ def plot_separability(overall: pd.DataFrame, pairs: pd.DataFrame | None = None):
     for bar in axes[0, 0].containers:
         axes[0, 0].bar_label(bar, fmt="%.2f", fontsize=7)
     if ncols == 2:
-        lp = pairs.melt(id_vars=["pair", "hard_from"], value_vars=["visual", "audio", "both"], var_name="inputs",
-                        value_name="accuracy")
+        lp = pairs.melt(
+            id_vars=["pair", "hard_from"],
+            value_vars=["visual", "audio", "both"],
+            var_name="inputs",
+            value_name="accuracy",
+        )
         sns.barplot(data=lp, x="pair", y="accuracy", hue="inputs", ax=axes[0, 1])
         axes[0, 1].set(ylim=(0, 1), title="designed hard pairs (2-class accuracy)", xlabel="")
         axes[0, 1].tick_params(axis="x", rotation=30, labelsize=7)
@@ -207,6 +218,7 @@ def plot_separability(overall: pd.DataFrame, pairs: pd.DataFrame | None = None):
 
 
 # ----------------------------------------------------------------------------- clip browser
+
 
 def wav_bytes(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
     """A mono float waveform as the bytes of a 16-bit WAV file (for an audio player)."""
@@ -222,18 +234,24 @@ def describe_record(record: dict, clip: Clip | None = None) -> str:
     from html import escape
 
     cues = record.get("cues", {})
-    lines = [f"<b>{escape(record['id'])}</b> &middot; split <code>{escape(record['split'])}</code> &middot; "
-             f"label <b>{escape(record['label'])}</b>"]
+    lines = [
+        f"<b>{escape(record['id'])}</b> &middot; split <code>{escape(record['split'])}</code> &middot; "
+        f"label <b>{escape(record['label'])}</b>"
+    ]
     if "face_label" in record:
-        lines.append(f"face label <b>{escape(record['face_label'])}</b>, voice label <b>{escape(record['voice_label'])}</b>")
+        lines.append(
+            f"face label <b>{escape(record['face_label'])}</b>, voice label <b>{escape(record['voice_label'])}</b>"
+        )
     lines.append(f"subtitle: <i>{escape(record.get('subtitle') or '(none)')}</i>")
     if cues.get("present"):
         lines.append("cues present: " + ", ".join(f"<code>{escape(c)}</code>" for c in cues["present"]))
     lines.append(f"target: <code>{escape(gpt_text(record))}</code>")
     if clip is not None:
-        lines.append(f"{clip.duration:.2f} s at {clip.fps:g} fps, frames {clip.frames.shape[2]}x{clip.frames.shape[1]}"
-                     + (", <b>no audio track</b>" if clip.audio_missing else "")
-                     + (", <b>silent audio</b>" if clip.audio_silent else ""))
+        lines.append(
+            f"{clip.duration:.2f} s at {clip.fps:g} fps, frames {clip.frames.shape[2]}x{clip.frames.shape[1]}"
+            + (", <b>no audio track</b>" if clip.audio_missing else "")
+            + (", <b>silent audio</b>" if clip.audio_silent else "")
+        )
     return "<br>".join(lines)
 
 

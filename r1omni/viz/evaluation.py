@@ -1,13 +1,13 @@
 """Plots for notebook 03 (evaluation): confusion matrices, per-class recall, in- vs out-of-distribution.
 
-Inputs are :func:`r1omni.evaluate.summarize` dicts; every function returns a matplotlib figure.
+Inputs are :func:`r1omni.evaluate.summarize_predictions` dicts; every function returns a matplotlib figure.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -48,11 +48,19 @@ def plot_confusions(summaries: Mapping[str, Mapping], *, normalize: bool = True,
     for ax, name in zip(axes.flat, names):
         s = summaries[name]
         mat = confusion_frame(s, normalize=normalize)
-        sns.heatmap(mat, ax=ax, annot=True, fmt=".2f" if normalize else "d", cmap="Blues",
-                    vmin=0, vmax=1 if normalize else None, cbar=False, annot_kws={"size": 7})
-        ax.set(title=f"{name}: WAR {100 * s['war']:.1f}, UAR {100 * s['uar']:.1f}",
-               xlabel="predicted", ylabel="true")
-    for ax in list(axes.flat)[len(names):]:
+        sns.heatmap(
+            mat,
+            ax=ax,
+            annot=True,
+            fmt=".2f" if normalize else "d",
+            cmap="Blues",
+            vmin=0,
+            vmax=1 if normalize else None,
+            cbar=False,
+            annot_kws={"size": 7},
+        )
+        ax.set(title=f"{name}: WAR {100 * s['war']:.1f}, UAR {100 * s['uar']:.1f}", xlabel="predicted", ylabel="true")
+    for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     fig.tight_layout()
     return fig
@@ -63,8 +71,11 @@ def plot_per_class_recall(summaries: Mapping[str, Mapping]):
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    rows = [{"model": m, "class": c, "recall": 100 * r}
-            for m, s in summaries.items() for c, r in s["per_class_recall"].items()]
+    rows = [
+        {"model": m, "class": c, "recall": 100 * r}
+        for m, s in summaries.items()
+        for c, r in s["per_class_recall"].items()
+    ]
     fig, ax = plt.subplots(figsize=(9, 3.5))
     sns.barplot(data=pd.DataFrame(rows), x="class", y="recall", hue="model", ax=ax)
     ax.set(ylabel="recall (%)", ylim=(0, 100), title="per-class recall")
@@ -72,8 +83,12 @@ def plot_per_class_recall(summaries: Mapping[str, Mapping]):
     return fig
 
 
-def plot_splits(results: Mapping[str, Mapping[str, Mapping]], *, splits: Sequence[str] | None = None,
-                metrics: Sequence[str] = ("war", "uar")):
+def plot_splits(
+    results: Mapping[str, Mapping[str, Mapping]],
+    *,
+    splits: Sequence[str] | None = None,
+    metrics: Sequence[str] = ("war", "uar"),
+):
     """WAR and UAR with 95% bootstrap intervals per model, one bar per split
     (in-distribution ``test`` vs out-of-distribution ``ood``)."""
     import matplotlib.pyplot as plt
@@ -90,8 +105,13 @@ def plot_splits(results: Mapping[str, Mapping[str, Mapping]], *, splits: Sequenc
             hi = [100 * results[m][split][f"{metric}_ci"][1] if split in results[m] else np.nan for m in models]
             err = np.array([np.subtract(vals, lo), np.subtract(hi, vals)])
             ax.bar(x + (j - (len(splits) - 1) / 2) * width, vals, width, yerr=err, capsize=3, label=split)
-        ax.set(xticks=x, xticklabels=models, ylabel=f"{metric.upper()} (%)", ylim=(0, 100),
-               title=f"{metric.upper()} by split (95% bootstrap CI)")
+        ax.set(
+            xticks=x,
+            xticklabels=models,
+            ylabel=f"{metric.upper()} (%)",
+            ylim=(0, 100),
+            title=f"{metric.upper()} by split (95% bootstrap CI)",
+        )
         ax.legend(title="split")
     fig.tight_layout()
     return fig

@@ -8,7 +8,8 @@ ipywidgets, recomputing on every keystroke.
 from __future__ import annotations
 
 import html
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -69,8 +70,7 @@ def reward_table_html(table: pd.DataFrame) -> str:
         style += "color:#b00020;" if failed else ""
         shown = f"{value:.3g}" if isinstance(value, float) else html.escape(repr(value))
         return (
-            f"<tr style='{style}'><td>{html.escape(r.reward)}</td>"
-            f"<td>{html.escape(r.part)}</td><td>{shown}</td></tr>"
+            f"<tr style='{style}'><td>{html.escape(r.reward)}</td><td>{html.escape(r.part)}</td><td>{shown}</td></tr>"
         )
 
     body = "".join(row(r) for _, r in table.iterrows())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Mapping
+from collections.abc import Mapping
 
 import pandas as pd
 
@@ -13,7 +13,7 @@ def metrics_frame(runs: Mapping[str, str | os.PathLike]) -> pd.DataFrame:
 
     ``runs`` maps a display name to a stage directory (or a ``metrics.jsonl`` path).
     """
-    from r1omni.metrics_log import read_metrics
+    from r1omni.train.metrics_log import read_metrics
 
     frames = []
     for name, path in runs.items():

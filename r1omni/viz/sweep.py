@@ -8,12 +8,13 @@ parameters other than the seed; the spread over seeds is the error bar.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
 from r1omni.io import read_jsonl
+from r1omni.runs import GRPO_STAGE
 
 SEED = "param.seed"
 
@@ -31,8 +32,11 @@ def metric_columns(table: pd.DataFrame, name: str) -> list[str]:
     2
     """
     suffix = "." + name.lower()
-    return [c for c in table.columns if c.startswith("metrics.") and c.lower().endswith(suffix)
-            and pd.api.types.is_numeric_dtype(table[c])]
+    return [
+        c
+        for c in table.columns
+        if c.startswith("metrics.") and c.lower().endswith(suffix) and pd.api.types.is_numeric_dtype(table[c])
+    ]
 
 
 def swept_parameters(table: pd.DataFrame, *, include_seed: bool = False) -> list[str]:
@@ -50,23 +54,28 @@ def settings(table: pd.DataFrame) -> pd.Series:
     params = swept_parameters(table)
     if not params:
         return pd.Series(["all runs"] * len(table), index=table.index)
-    return table[params].astype(str).apply(
-        lambda row: ", ".join(f"{c.removeprefix('param.')}={v}" for c, v in row.items()), axis=1)
+    return (
+        table[params]
+        .astype(str)
+        .apply(lambda row: ", ".join(f"{c.removeprefix('param.')}={v}" for c, v in row.items()), axis=1)
+    )
 
 
-def summarize(table: pd.DataFrame, metrics: Sequence[str] = ("uar", "war")) -> pd.DataFrame:
+def summarize_sweep(table: pd.DataFrame, metrics: Sequence[str] = ("uar", "war")) -> pd.DataFrame:
     """Mean, std and number of runs (seeds) of every final metric column per setting, one row
     per (setting, metric); failed runs are left out.
 
     >>> t = pd.DataFrame({"status": ["complete"] * 4, "param.beta": [0, 0, 1, 1], "param.seed": [0, 1, 0, 1],
     ...                   "metrics.e.test.uar": [0.2, 0.4, 0.5, 0.5]})
-    >>> summarize(t, ["uar"]).round(3).to_dict("records")[0]
+    >>> summarize_sweep(t, ["uar"]).round(3).to_dict("records")[0]
     {'setting': 'beta=0', 'metric': 'e.test.uar', 'mean': 0.3, 'std': 0.141, 'runs': 2}
     """
     cols = [c for m in metrics for c in metric_columns(table, m)]
     if not cols:
-        raise ValueError(f"no numeric metrics column ends in any of {list(metrics)}; "
-                         f"columns are: {', '.join(c for c in table.columns if c.startswith('metrics.'))}")
+        raise ValueError(
+            f"no numeric metrics column ends in any of {list(metrics)}; "
+            f"columns are: {', '.join(c for c in table.columns if c.startswith('metrics.'))}"
+        )
     done = table[table["status"] != "failed"] if "status" in table else table
     long = done.assign(setting=settings(done)).melt(id_vars="setting", value_vars=cols, var_name="metric")
     long["metric"] = long["metric"].str.removeprefix("metrics.")
@@ -84,14 +93,18 @@ def plot_metrics_vs_parameters(table: pd.DataFrame, metrics: Sequence[str] = ("u
     if not cols:
         raise ValueError(f"no numeric metrics column ends in any of {list(metrics)}")
     params = swept_parameters(table) or ([SEED] if SEED in table else ["run_id"])
-    fig, axes = plt.subplots(len(cols), len(params), figsize=(3.6 * len(params), 2.6 * len(cols)),
-                             squeeze=False, sharey="row")
+    fig, axes = plt.subplots(
+        len(cols), len(params), figsize=(3.6 * len(params), 2.6 * len(cols)), squeeze=False, sharey="row"
+    )
     for i, col in enumerate(cols):
         for j, param in enumerate(params):
             ax, data = axes[i][j], table.assign(**{param: table[param].astype(str)})
             sns.pointplot(data=data, x=param, y=col, errorbar="sd", capsize=0.15, color="black", ax=ax)
-            dots = dict(hue=SEED, palette="crest", legend=(i == 0 and j == len(params) - 1)) if SEED in data \
+            dots = (
+                dict(hue=SEED, palette="crest", legend=(i == 0 and j == len(params) - 1))
+                if SEED in data
                 else dict(color="tab:blue")
+            )
             sns.stripplot(data=data, x=param, y=col, alpha=0.7, ax=ax, **dots)
             if ax.get_legend() is not None:
                 ax.get_legend().set_title("seed")
@@ -102,11 +115,12 @@ def plot_metrics_vs_parameters(table: pd.DataFrame, metrics: Sequence[str] = ("u
     return fig
 
 
-def load_curves(table: pd.DataFrame, runs_root: str | Path, stage: str = "02_rlvr_grpo",
-                metric: str = "reward") -> pd.DataFrame:
+def load_curves(table: pd.DataFrame, runs_root: str | Path, stage: str = "", metric: str = "reward") -> pd.DataFrame:
     """Long table ``run_id, setting, seed, step, <metric>`` from every run's
-    ``runs/<run_id>/<stage>/metrics.jsonl``. Runs without that file are listed in
-    ``.attrs["missing"]``; a file without ``metric`` raises naming the file and its keys."""
+    ``runs/<run_id>/<stage>/metrics.jsonl`` (``stage`` "" = the GRPO stage). Runs without that file
+    are listed in ``.attrs["missing"]`` and the stage read in ``.attrs["stage"]``; a file without
+    ``metric`` raises naming the file and its keys."""
+    stage = stage or GRPO_STAGE
     labels, frames, missing = settings(table), [], []
     for idx, row in table.iterrows():
         path = Path(runs_root) / row["run_id"] / stage / "metrics.jsonl"
@@ -118,9 +132,13 @@ def load_curves(table: pd.DataFrame, runs_root: str | Path, stage: str = "02_rlv
             raise ValueError(f"{path}: no key {metric!r} (keys: {', '.join(sorted(rows[0]))})")
         frame = pd.DataFrame([{"step": r["step"], metric: r[metric]} for r in rows])
         frames.append(frame.assign(run_id=row["run_id"], setting=labels[idx], seed=row.get(SEED)))
-    curves = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["step", metric, "run_id", "setting", "seed"])
+    curves = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=["step", metric, "run_id", "setting", "seed"])
+    )
     curves.attrs["missing"] = missing
+    curves.attrs["stage"] = stage
     return curves
 
 

@@ -2,14 +2,14 @@
 
 Every function takes ``runs``: a mapping from a display name to a stage directory (or a
 ``metrics.jsonl`` path), so one figure can compare runs (e.g. ``beta=0.04`` vs ``beta=0``).
-The metric names are documented in :mod:`r1omni.metrics_log`.
+The metric names are documented in :mod:`r1omni.grpo.metrics`.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import pandas as pd
 
@@ -29,15 +29,18 @@ def reward_frame(runs: Runs) -> pd.DataFrame:
     return long.dropna(subset=["mean"])
 
 
-def plot_grpo(runs: Runs, *, smooth: int = 1):
+def plot_grpo(runs: Runs, *, smooth: int | None = None):
     """A 2 x 3 grid against step: loss; mean reward per function (and the total);
     frac_reward_zero_std; KL to the reference; completion length (mean, min-max band);
-    policy entropy. ``smooth`` > 1 adds a rolling mean. Returns the matplotlib figure."""
+    policy entropy. ``smooth`` > 1 adds a rolling mean over that many steps; None picks one
+    step in 30 of the longest run (none for short runs). Returns the matplotlib figure."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
     df = metrics_frame(runs)
     rewards = reward_frame(runs)
+    if smooth is None:
+        smooth = max(1, int(df.groupby("run")["step"].count().max()) // 30)
     if smooth > 1:
         roll = lambda s: s.rolling(smooth, min_periods=1).mean()  # noqa: E731
         for col in ("loss", "kl", "entropy", "frac_reward_zero_std", "completions/mean_length"):
@@ -57,8 +60,9 @@ def plot_grpo(runs: Runs, *, smooth: int = 1):
     for i, (name, part) in enumerate(df.groupby("run", sort=False)):
         color = f"C{i}"
         ax_len.plot(part["step"], part["completions/mean_length"], color=color, label=name)
-        ax_len.fill_between(part["step"], part["completions/min_length"], part["completions/max_length"],
-                            color=color, alpha=0.2)
+        ax_len.fill_between(
+            part["step"], part["completions/min_length"], part["completions/max_length"], color=color, alpha=0.2
+        )
     ax_len.set(title="completion length (tokens; band = min..max)", xlabel="step")
     sns.lineplot(data=df, x="step", y="entropy", hue="run", ax=ax_ent, legend=False)
     ax_ent.set(title="policy entropy (nats/token)")

@@ -15,13 +15,22 @@ loop against trl's ``GRPOTrainer`` on the very same policy):
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
+from r1omni.data.dataset import ClipCache
 from r1omni.io import atomic_replace_dir
+from r1omni.model import (
+    FeatureCache,
+    completion_mask_from_eos,
+    load_initial_policy,
+    position_ids_from_mask,
+    save_policy,
+)
 
 
 @dataclass
@@ -41,19 +50,6 @@ class Rollout:
     def truncated(self, eos_token_id: int) -> torch.Tensor:
         """(N,) bool: completions without any eos (they hit max_completion_length)."""
         return ~((self.completion_ids == eos_token_id) & (self.completion_mask == 1)).any(dim=1)
-
-
-def completion_mask_from_eos(completion_ids: torch.Tensor, eos_token_id: int | Sequence[int]) -> torch.Tensor:
-    """1 up to and including the first eos of each row, 0 after. (N, C) -> (N, C) long.
-
-    >>> completion_mask_from_eos(torch.tensor([[5, 2, 7], [5, 6, 7]]), 2)
-    tensor([[1, 1, 0],
-            [1, 1, 1]])
-    """
-    eos_ids = torch.tensor([eos_token_id] if isinstance(eos_token_id, int) else list(eos_token_id))
-    is_eos = torch.isin(completion_ids, eos_ids.to(completion_ids.device))  # (N, C)
-    seen_before = (is_eos.long().cumsum(dim=1) - is_eos.long()) > 0  # eos strictly earlier
-    return (~seen_before).long()
 
 
 class TextPolicy:
@@ -76,7 +72,7 @@ class TextPolicy:
         return self.tokenizer.eos_token_id
 
     @classmethod
-    def load(cls, directory: str | Path) -> "TextPolicy":
+    def load(cls, directory: str | Path) -> TextPolicy:
         """Load ``AutoModelForCausalLM`` + ``AutoTokenizer`` from a local directory."""
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -90,26 +86,40 @@ class TextPolicy:
         enc = self.tokenizer([r["prompt"] for r in records], padding=True, return_tensors="pt")
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
-    @staticmethod
-    def _positions(attention_mask: torch.Tensor) -> torch.Tensor:
-        return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)  # left padding -> 0, 1, 2, ...
-
-    def generate(self, model: torch.nn.Module, batch: dict, *, max_new_tokens: int, temperature: float = 1.0,
-                 top_p: float = 1.0, num_return_sequences: int = 1) -> Rollout:
+    def generate(
+        self,
+        model: torch.nn.Module,
+        batch: dict,
+        *,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        num_return_sequences: int = 1,
+    ) -> Rollout:
         prompt_ids, prompt_mask = batch["input_ids"], batch["attention_mask"]  # (B, P)
         out = model.generate(
-            input_ids=prompt_ids, attention_mask=prompt_mask, do_sample=True, temperature=temperature,
-            top_p=top_p, top_k=0, max_new_tokens=max_new_tokens, num_return_sequences=num_return_sequences,
-            pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id,
+            input_ids=prompt_ids,
+            attention_mask=prompt_mask,
+            do_sample=True,
+            temperature=temperature,
+            top_p=top_p,
+            top_k=0,
+            max_new_tokens=max_new_tokens,
+            num_return_sequences=num_return_sequences,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.tokenizer.eos_token_id,
         )  # (B * G, P + C)
-        completion_ids = out[:, prompt_ids.size(1):]  # (N, C)
+        completion_ids = out[:, prompt_ids.size(1) :]  # (N, C)
         mask = completion_mask_from_eos(completion_ids, self.tokenizer.eos_token_id)
         repeated = {k: v.repeat_interleave(num_return_sequences, dim=0) for k, v in batch.items()}
         return Rollout(repeated["input_ids"], repeated["attention_mask"], completion_ids, mask, repeated)
 
     def forward_kwargs(self, batch: dict, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict:
-        return {"input_ids": input_ids, "attention_mask": attention_mask,
-                "position_ids": self._positions(attention_mask)}
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "position_ids": position_ids_from_mask(attention_mask),
+        }
 
     def batch_to(self, batch: dict, device: torch.device) -> dict:
         return {k: v.to(device) for k, v in batch.items()}
@@ -131,17 +141,20 @@ class OmniPolicy:
 
     kind = "omni"
 
-    def __init__(self, model: torch.nn.Module, processor: Any, *, clip_cache: Any = None,
-                 use_feature_cache: bool = False, feature_cache_dir: str = ""):
-        from r1omni.data.dataset import ClipCache
-
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        processor: Any,
+        *,
+        clip_cache: Any = None,
+        use_feature_cache: bool = False,
+        feature_cache_dir: str = "",
+    ):
         self.model, self.processor = model, processor
         self.clip_cache = clip_cache if clip_cache is not None else ClipCache()
         self.use_feature_cache = use_feature_cache
         self.feature_cache = None
         if use_feature_cache and feature_cache_dir:
-            from r1omni.model import FeatureCache
-
             self.feature_cache = FeatureCache(feature_cache_dir)
         self._features: dict[tuple, Any] = {}  # in-memory tower features per (clip id, modality)
 
@@ -168,10 +181,24 @@ class OmniPolicy:
                 return self.feature_cache.encode(self.model, batch.to(device), clips)
             return self.model.encode_media(batch.to(device))
 
-    def generate(self, model: torch.nn.Module, batch: Any, *, max_new_tokens: int, temperature: float = 1.0,
-                 top_p: float = 1.0, num_return_sequences: int = 1) -> Rollout:
-        res = model.generate(batch, max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature,
-                             top_p=top_p, num_return_sequences=num_return_sequences)
+    def generate(
+        self,
+        model: torch.nn.Module,
+        batch: Any,
+        *,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        num_return_sequences: int = 1,
+    ) -> Rollout:
+        res = model.generate(
+            batch,
+            max_new_tokens=max_new_tokens,
+            do_sample=True,
+            temperature=temperature,
+            top_p=top_p,
+            num_return_sequences=num_return_sequences,
+        )
         return Rollout(res.prompt_ids, res.prompt_mask, res.completion_ids, res.completion_mask.long(), res.batch)
 
     def forward_kwargs(self, batch: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict:
@@ -185,14 +212,13 @@ class OmniPolicy:
         return self.processor.batch_decode(ids, skip_special_tokens=True)
 
     def save(self, directory: str | Path, model: torch.nn.Module | None = None) -> Path:
-        from r1omni.model import save_policy
-
         save_policy(directory, model or self.model, self.processor)
         return Path(directory)
 
 
-def load_policy_adapter(policy: Any, *, seed: int = 0, use_feature_cache: bool = False,
-                        feature_cache_dir: str = "") -> TextPolicy | OmniPolicy:
+def load_policy_adapter(
+    policy: Any, *, seed: int = 0, use_feature_cache: bool = False, feature_cache_dir: str = ""
+) -> TextPolicy | OmniPolicy:
     """A policy adapter from an adapter (returned as is), a saved directory or an omni preset name.
 
     A directory whose ``config.json`` names a transformers causal LM (``architectures`` ending in
@@ -206,14 +232,19 @@ def load_policy_adapter(policy: Any, *, seed: int = 0, use_feature_cache: bool =
         arch = json.loads(cfg.read_text()).get("architectures") or []
         if any(str(a).endswith("ForCausalLM") for a in arch):
             return TextPolicy.load(path)
-    from r1omni.sft import load_initial_policy
-
     model, processor = load_initial_policy(str(policy), seed=seed)
     return OmniPolicy(model, processor, use_feature_cache=use_feature_cache, feature_cache_dir=feature_cache_dir)
 
 
-def make_tiny_text_policy(directory: str | Path, texts: Sequence[str], *, hidden_size: int = 64,
-                          num_layers: int = 2, vocab_size: int = 512, seed: int = 0) -> Path:
+def make_tiny_text_policy(
+    directory: str | Path,
+    texts: Sequence[str],
+    *,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    vocab_size: int = 512,
+    seed: int = 0,
+) -> Path:
     """Train a byte-level BPE on ``texts`` and save a random tiny Qwen2 causal LM with it.
 
     Offline and fast (< 1 s): for tests and the trl benchmark. eos = pad = ``<|endoftext|>``.
@@ -224,14 +255,24 @@ def make_tiny_text_policy(directory: str | Path, texts: Sequence[str], *, hidden
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     tok.train_from_iterator(list(texts), trainer=trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>")
     torch.manual_seed(seed)
-    config = Qwen2Config(vocab_size=len(fast), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
-                         num_hidden_layers=num_layers, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=1024, eos_token_id=fast.eos_token_id,
-                         pad_token_id=fast.pad_token_id, bos_token_id=fast.eos_token_id, tie_word_embeddings=True)
+    config = Qwen2Config(
+        vocab_size=len(fast),
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        eos_token_id=fast.eos_token_id,
+        pad_token_id=fast.pad_token_id,
+        bos_token_id=fast.eos_token_id,
+        tie_word_embeddings=True,
+    )
     model = Qwen2ForCausalLM(config)
     return TextPolicy(model, fast).save(directory)

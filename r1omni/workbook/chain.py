@@ -25,39 +25,27 @@ CLI::
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import re
-import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from r1omni.io import atomic_write_json, read_json, run_dir
+from r1omni.io import atomic_write_json, read_json
+from r1omni.runs import CHAIN, repo_root, run_dir
 
 #: The repository's notebooks (the package is installed editable from the checkout).
-NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-
-#: The workbook's chain, in order. Notebook file ``<name>.ipynb``; stage name ``<name>``.
-CHAIN: tuple[str, ...] = (
-    "00_data_prep",
-    "01_cold_start_sft",
-    "02_rlvr_grpo",
-    "03_evaluation",
-    "04_modality_attribution",
-    "05_sweep_report",
-)
+NOTEBOOKS_DIR = repo_root() / "notebooks"
 
 #: Parameters that every notebook declares (see DEVELOPERS.md); ``run_id`` and
 #: ``runs_root`` are always injected, the others only when given.
 SHARED_PARAMETERS: tuple[str, ...] = ("run_id", "runs_root", "seed", "device", "smoke", "show_solutions")
 
-#: Parameters for the CI smoke run (``--smoke``, tests/test_notebooks.py): tiny sizes
-#: everywhere, and the solution cells executed too so they are tested.
-SMOKE_SHARED: dict[str, Any] = {"smoke": True, "show_solutions": True}
-#: Per-notebook extras on top of :data:`SMOKE_SHARED` (each notebook's own ``smoke``
-#: branch already picks tiny sizes; entries here only pin what CI needs on top).
-SMOKE_PARAMETERS: dict[str, dict[str, Any]] = {name: {} for name in CHAIN}
+#: Parameters of the CI smoke run (``--smoke``, tests/test_notebooks.py): every notebook picks tiny
+#: sizes itself (through the library's ``smoke=`` options), and the solution cells run too so
+#: that they are tested.
+SMOKE_PARAMETERS: dict[str, Any] = {"smoke": True, "show_solutions": True}
 
 STATUS_FILE = "status.json"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -91,7 +79,7 @@ class ChainResult:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def notebook_path(name: str, notebooks_dir: str | Path = NOTEBOOKS_DIR) -> Path:
@@ -102,8 +90,7 @@ def notebook_path(name: str, notebooks_dir: str | Path = NOTEBOOKS_DIR) -> Path:
     return path
 
 
-def resolve_notebooks(selection: str | Iterable[str] | None,
-                      notebooks_dir: str | Path = NOTEBOOKS_DIR) -> list[str]:
+def resolve_notebooks(selection: str | Iterable[str] | None, notebooks_dir: str | Path = NOTEBOOKS_DIR) -> list[str]:
     """Turn ``"00,02"`` / ``["00_data_prep", ...]`` / None (= every notebook of the chain
     present in ``notebooks_dir``, in :data:`CHAIN` order, then any others sorted) into names.
 
@@ -122,7 +109,8 @@ def resolve_notebooks(selection: str | Iterable[str] | None,
         if len(matches) != 1:
             raise ValueError(
                 f"notebook {item!r}: {'ambiguous' if matches else 'not found'} in {notebooks_dir} "
-                f"(available: {', '.join(available) or 'none'})")
+                f"(available: {', '.join(available) or 'none'})"
+            )
         names.append(matches[0])
     return names
 
@@ -158,8 +146,12 @@ def declared_parameters(path: str | Path) -> dict[str, dict]:
             name, type_name, default = node.targets[0].id, "None", ast.unparse(node.value)
         else:
             continue
-        out[name] = {"name": name, "inferred_type_name": type_name, "default": default,
-                     "help": documented.get(name, {}).get("help", "")}
+        out[name] = {
+            "name": name,
+            "inferred_type_name": type_name,
+            "default": default,
+            "help": documented.get(name, {}).get("help", ""),
+        }
     return out
 
 
@@ -179,6 +171,7 @@ def coerce_parameter(value: Any, type_name: str, where: str) -> Any:
     ...
     ValueError: nb:seed: expected int, got 'x' (str)
     """
+
     def bad() -> ValueError:
         return ValueError(f"{where}: expected {type_name}, got {value!r} ({type(value).__name__})")
 
@@ -214,8 +207,9 @@ def coerce_parameter(value: Any, type_name: str, where: str) -> Any:
     return value
 
 
-def plan_chain(params: dict[str, Any], notebooks: list[str],
-               notebooks_dir: str | Path = NOTEBOOKS_DIR) -> dict[str, dict[str, Any]]:
+def plan_chain(
+    params: dict[str, Any], notebooks: list[str], notebooks_dir: str | Path = NOTEBOOKS_DIR
+) -> dict[str, dict[str, Any]]:
     """Map each notebook to the parameters it receives (only those it declares, type-checked).
 
     A key ``<notebook>.<name>`` (the notebook's name or a prefix such as ``00``) sets ``name``
@@ -230,8 +224,10 @@ def plan_chain(params: dict[str, Any], notebooks: list[str],
             prefix, pname = key.split(".", 1)
             matches = [n for n in notebooks if n == prefix] or [n for n in notebooks if n.startswith(prefix)]
             if len(matches) != 1:
-                raise ValueError(f"parameter {key!r}: {prefix!r} names {'several' if matches else 'no'} notebook(s) "
-                                 f"of the chain ({', '.join(notebooks)})")
+                raise ValueError(
+                    f"parameter {key!r}: {prefix!r} names {'several' if matches else 'no'} notebook(s) "
+                    f"of the chain ({', '.join(notebooks)})"
+                )
             scoped[matches[0]][pname] = value
     plan: dict[str, dict[str, Any]] = {}
     used: set[str] = set()
@@ -242,19 +238,22 @@ def plan_chain(params: dict[str, Any], notebooks: list[str],
             raise ValueError(f"{path}: no cell tagged 'parameters' (or it declares nothing)")
         undeclared = sorted(set(scoped[name]) - set(declared))
         if undeclared:
-            raise ValueError(f"{path.name} does not declare {', '.join(undeclared)} "
-                             f"(it declares {', '.join(declared)})")
+            raise ValueError(
+                f"{path.name} does not declare {', '.join(undeclared)} (it declares {', '.join(declared)})"
+            )
         plan[name] = {}
         for key, value in {**plain, **scoped[name]}.items():
             if key in declared:
                 plan[name][key] = coerce_parameter(
-                    value, declared[key]["inferred_type_name"], f"{path.name}: parameter {key!r}")
+                    value, declared[key]["inferred_type_name"], f"{path.name}: parameter {key!r}"
+                )
                 used.add(key)
     unknown = sorted(set(plain) - used)
     if unknown:
         raise ValueError(
             f"parameter(s) {', '.join(unknown)} not declared by any notebook of the chain "
-            f"({', '.join(notebooks)}); see `papermill --help-notebook notebooks/<name>.ipynb`")
+            f"({', '.join(notebooks)}); see `papermill --help-notebook notebooks/<name>.ipynb`"
+        )
     return plan
 
 
@@ -269,7 +268,7 @@ def read_status(run_directory: str | Path) -> dict | None:
         return None
 
 
-def is_complete(run_directory: str | Path) -> bool:
+def run_is_complete(run_directory: str | Path) -> bool:
     """True only when the run's final status says ``complete``."""
     status = read_status(run_directory)
     return bool(status) and status.get("state") == "complete"
@@ -297,17 +296,35 @@ def _execution_error(name: str, err: BaseException) -> dict:
 
     if isinstance(err, PapermillExecutionError):
         tb = err.traceback if isinstance(err.traceback, list) else [str(err.traceback)]
-        return {"notebook": name, "cell": err.exec_count, "cell_index": err.cell_index,
-                "ename": err.ename, "evalue": _ANSI.sub("", str(err.evalue)),
-                "traceback": _ANSI.sub("", "\n".join(tb))}
-    return {"notebook": name, "cell": None, "cell_index": None, "ename": type(err).__name__,
-            "evalue": str(err), "traceback": ""}
+        return {
+            "notebook": name,
+            "cell": err.exec_count,
+            "cell_index": err.cell_index,
+            "ename": err.ename,
+            "evalue": _ANSI.sub("", str(err.evalue)),
+            "traceback": _ANSI.sub("", "\n".join(tb)),
+        }
+    return {
+        "notebook": name,
+        "cell": None,
+        "cell_index": None,
+        "ename": type(err).__name__,
+        "evalue": str(err),
+        "traceback": "",
+    }
 
 
-def run_chain(run_id: str, params: dict[str, Any] | None = None, notebooks: Iterable[str] | None = None,
-              runs_root: str | Path = "runs", *, notebooks_dir: str | Path = NOTEBOOKS_DIR,
-              progress_bar: bool = True, log_output: bool = False,
-              cell_timeout: int | None = None) -> ChainResult:
+def run_chain(
+    run_id: str,
+    params: dict[str, Any] | None = None,
+    notebooks: Iterable[str] | None = None,
+    runs_root: str | Path = "runs",
+    *,
+    notebooks_dir: str | Path = NOTEBOOKS_DIR,
+    progress_bar: bool = True,
+    log_output: bool = False,
+    cell_timeout: int | None = None,
+) -> ChainResult:
     """Execute ``notebooks`` (default: the whole chain) in order under ``run_id``.
 
     ``cell_timeout`` (seconds, None = no limit) fails a cell that runs longer, so a stuck
@@ -333,8 +350,16 @@ def run_chain(run_id: str, params: dict[str, Any] | None = None, notebooks: Iter
     rdir = run_dir(run_id, root)
     plan = plan_chain({"run_id": run_id, "runs_root": str(root), **params}, names, notebooks_dir)
 
-    status = {"state": "running", "run_id": run_id, "params": params, "notebooks": names,
-              "completed": [], "started": _now(), "finished": None, "error": None}
+    status = {
+        "state": "running",
+        "run_id": run_id,
+        "params": params,
+        "notebooks": names,
+        "completed": [],
+        "started": _now(),
+        "finished": None,
+        "error": None,
+    }
     _reset_stages(rdir, names)
     atomic_write_json(rdir / STATUS_FILE, status)
     result = ChainResult(run_id, "running", rdir)
@@ -343,10 +368,14 @@ def run_chain(run_id: str, params: dict[str, Any] | None = None, notebooks: Iter
         status["current"] = name
         atomic_write_json(rdir / STATUS_FILE, status)
         try:
-            pm.execute_notebook(str(notebook_path(name, notebooks_dir)),
-                                str(rdir / "notebooks" / f"{name}.ipynb"),
-                                parameters=plan[name], progress_bar=progress_bar,
-                                log_output=log_output, execution_timeout=cell_timeout)
+            pm.execute_notebook(
+                str(notebook_path(name, notebooks_dir)),
+                str(rdir / "notebooks" / f"{name}.ipynb"),
+                parameters=plan[name],
+                progress_bar=progress_bar,
+                log_output=log_output,
+                execution_timeout=cell_timeout,
+            )
         except KeyboardInterrupt:
             status.update(state="interrupted", finished=_now())
             atomic_write_json(rdir / STATUS_FILE, status)
@@ -382,42 +411,3 @@ def parse_value(text: str) -> Any:
         except ValueError:
             pass
     return text
-
-
-def smoke_parameters(notebooks: Iterable[str]) -> dict[str, Any]:
-    """The CI smoke parameters for a chain: :data:`SMOKE_SHARED` plus each notebook's extras."""
-    params = dict(SMOKE_SHARED)
-    for name in notebooks:
-        params.update(SMOKE_PARAMETERS.get(name, {}))
-    return params
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m r1omni.workbook", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny CI sizes (SMOKE_PARAMETERS)")
-    parser.add_argument("--run-id", default="default", help="runs/<run_id>/ holds every stage (default: default)")
-    parser.add_argument("--runs-root", default="runs", help="folder holding the runs (default: runs)")
-    parser.add_argument("--notebooks", default=None, help="comma-separated names or prefixes, e.g. 00,01 (default: all)")
-    parser.add_argument("--notebooks-dir", default=str(NOTEBOOKS_DIR), help=argparse.SUPPRESS)
-    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                        help="a notebook parameter, e.g. -p device cuda -p beta 0.04")
-    args = parser.parse_args(argv)
-    names = resolve_notebooks(args.notebooks, args.notebooks_dir)
-    params = smoke_parameters(names) if args.smoke else {}
-    params.update({k: parse_value(v) for k, v in args.parameter})
-    try:
-        result = run_chain(args.run_id, params, names, args.runs_root, notebooks_dir=args.notebooks_dir)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    if not result.ok:
-        print(f"FAILED run {args.run_id}: {result.describe_error()}\n{result.error['traceback']}\n"
-              f"executed notebook: {result.run_dir / 'notebooks' / (result.error['notebook'] + '.ipynb')}",
-              file=sys.stderr)
-        return 1
-    print(f"run {args.run_id} complete: {', '.join(result.completed)} -> {result.run_dir}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from r1omni.rewards import completion_text
+from r1omni.rewards.emotion import completion_text
 
 
 def substring_accuracy_reward(completions: Any, label: Any = None, **kwargs: Any) -> list[float]:

@@ -1,4 +1,4 @@
-"""Verifiable rewards for RLVR, in trl's form ``f(completions, **kwargs) -> list[float]``.
+"""The emotion task's verifiable rewards, in trl's form ``f(completions, **kwargs) -> list[float]``.
 
 A completion is a string or a chat message list (``[{"role": "assistant", "content": ...}]``);
 dataset columns arrive as keyword arguments (the label column is ``label``, SynthEmo's cue
@@ -25,39 +25,14 @@ from __future__ import annotations
 import string
 import unicodedata
 import warnings
-from typing import Any, Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from r1omni.settings import (
-    ANSWER_CLOSE,
-    ANSWER_OPEN,
-    LABEL_SETS,
-    THINK_CLOSE,
-    THINK_OPEN,
-)
+from r1omni.settings import ANSWER_CLOSE, ANSWER_OPEN, LABEL_VOCAB, THINK_CLOSE, THINK_OPEN
 
 RewardFunc = Callable[..., list[float]]
 
-#: Synonyms accepted inside ``<answer>``, mapped to the canonical label (the issue's table).
-#: "calm" (a RAVDESS class) is a label of its own and stays "calm".
-SYNONYMS: dict[str, str] = {
-    "fearful": "fear",
-    "afraid": "fear",
-    "surprised": "surprise",
-    "happiness": "happy",
-    "joy": "happy",
-    "anger": "angry",
-    "sadness": "sad",
-    "disgusted": "disgust",
-    "contempt": "contemptuous",
-    "anxiety": "anxious",
-    "disappointment": "disappointed",
-    "helplessness": "helpless",
-}
-
-#: Every canonical label of DFEW, MAFW and RAVDESS (after RAVDESS's mapping).
-KNOWN_LABELS: frozenset[str] = frozenset(label for labels in LABEL_SETS.values() for label in labels)
-
-_VOCAB: dict[str, str] = {**{label: label for label in KNOWN_LABELS}, **SYNONYMS}
+_VOCAB = LABEL_VOCAB
 _MAX_TERM_CHARS = max(len(term) for term in _VOCAB)
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
@@ -143,7 +118,7 @@ def normalize_label(text: Any) -> str | None:
     """The canonical label that ``text`` names on its own, else None.
 
     Case, surrounding whitespace and surrounding punctuation are ignored; the rest must be one
-    known label or one synonym from :data:`SYNONYMS`. Anything else (two labels, a sentence,
+    known label or one synonym from :data:`r1omni.settings.SYNONYMS`. Anything else (two labels, a sentence,
     a negation, an unknown word, a non-string) is None, and so is any text longer than four
     times the longest known term after stripping whitespace (checked first, so megabytes
     cost one strip).
@@ -319,7 +294,7 @@ def grounding_reward(completions: Any, cues: Any = None, **kwargs: Any) -> list[
     there is not exactly one ``<think>`` block, or when the sample has no ``cues["present"]``
     (non-SynthEmo data). It rewards precision of the stated evidence, not recall: naming one
     true cue scores 1.0, naming one true and one absent cue 0.5. Optional and off by default
-    (not in :data:`DEFAULT_REWARDS`); used by the attribution study. See
+    (not in :data:`r1omni.rewards.DEFAULT_REWARDS`); used by the attribution study. See
     :func:`grounding_reward_parts`.
 
     >>> grounding_reward(["<think>wide open eyes, open mouth</think><answer>surprise</answer>",
@@ -333,37 +308,7 @@ def grounding_reward(completions: Any, cues: Any = None, **kwargs: Any) -> list[
     return [grounding_reward_parts(c, q)["reward"] for c, q in zip(completions, cue_column)]
 
 
-# ----------------------------------------------------------------------------- registry
-#: Reward functions by name (trl logs them by ``__name__``).
-REWARD_FUNCS: dict[str, RewardFunc] = {
-    "accuracy": accuracy_reward,
-    "format": format_reward,
-    "grounding": grounding_reward,
-}
-#: R1-Omni's rewards: total = accuracy + format.
-DEFAULT_REWARDS: tuple[str, ...] = ("accuracy", "format")
-
-
-def get_reward_funcs(names: str | Iterable[str] = DEFAULT_REWARDS) -> list[RewardFunc]:
-    """Reward functions by name, in order; a comma-separated string also works.
-
-    >>> [f.__name__ for f in get_reward_funcs("accuracy,format")]
-    ['accuracy_reward', 'format_reward']
-    >>> get_reward_funcs(["speed"])
-    Traceback (most recent call last):
-    ...
-    ValueError: unknown reward 'speed'; expected names from ['accuracy', 'format', 'grounding']
-    """
-    if isinstance(names, str):
-        names = [n.strip() for n in names.split(",") if n.strip()]
-    funcs = []
-    for name in names:
-        if name not in REWARD_FUNCS:
-            raise ValueError(f"unknown reward {name!r}; expected names from {sorted(REWARD_FUNCS)}")
-        funcs.append(REWARD_FUNCS[name])
-    return funcs
-
-
+# ----------------------------------------------------------------------------- all of them
 def reward_parts(completion: Any, label: Any = None, cues: Any = None) -> dict[str, dict[str, Any]]:
     """Every reward's parts for one completion, keyed by function name (for logs and widgets).
 

@@ -6,7 +6,7 @@ parameters* of the train split (``cues["face"]`` / ``cues["voice"]``, the keys o
 bound on what a model can read from the pixels and the waveform, and it shows that fusion
 matters: each modality alone is ambiguous on its designed hard pairs.
 
-CLI: ``python -m r1omni.data.separability DIR`` prints both tables as markdown.
+CLI: ``python -m r1omni.data.synth.separability DIR`` prints both tables as markdown.
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def to_markdown(df: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m r1omni.data.separability", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m r1omni.data.synth.separability", description=__doc__.split("\n")[0])
     parser.add_argument("data_dir", help="a SynthEmo directory (with train.jsonl and test.jsonl)")
     parser.add_argument("--train-split", default="train")
     parser.add_argument("--eval-split", default="test")

@@ -18,9 +18,7 @@ from typing import Any
 from r1omni.data.manifest import validate_manifest
 from r1omni.io import atomic_replace_dir, atomic_write_json, read_json
 
-#: Where notebook 00 puts the tiny smoke-test set inside the run (never the user's data folder).
-SMOKE_SUBDIR = "00_data_prep/synthemo_smoke"
-#: Per-class count used in smoke mode.
+#: Per-class count of the smoke-sized SynthEmo set (CI).
 SMOKE_PER_CLASS = 2
 #: The file an adapter run leaves next to its manifests (what it was built from).
 ADAPTER_STAMP = "adapter.json"
@@ -42,42 +40,6 @@ class PreparedData:
     """Wall time of the generation (0 when reused)."""
     settings: dict[str, Any] = field(default_factory=dict)
     """The settings the data was built with."""
-
-
-def repo_root() -> Path:
-    """The checkout that holds the ``r1omni`` package (relative data paths resolve against it)."""
-    return Path(__file__).resolve().parents[3]
-
-
-def data_location(data_dir: str | os.PathLike, *, run_directory: str | os.PathLike | None = None,
-                  smoke: bool = False) -> Path:
-    """The absolute data folder: in smoke mode ``runs/<run_id>/00_data_prep/synthemo_smoke``
-    (so a smoke run never touches a real data folder); otherwise ``data_dir``, relative paths
-    taken from the repository root (so the notebook and ``make workbook`` agree)."""
-    if smoke:
-        if run_directory is None:
-            raise ValueError("smoke mode needs run_directory")
-        return (Path(run_directory) / SMOKE_SUBDIR).resolve()
-    path = Path(data_dir).expanduser()
-    return path if path.is_absolute() else (repo_root() / path).resolve()
-
-
-def resolve_data_dir(run_directory: str | os.PathLike, data_dir: str = "") -> Path:
-    """The SynthEmo folder: ``data_dir`` if given (a relative path starts at the repository root,
-    as in notebook 00), else the ``data_dir`` recorded by notebook 00 in
-    ``runs/<run_id>/00_data_prep/config.json``."""
-
-    if not data_dir:
-        config_path = Path(run_directory) / "00_data_prep" / "config.json"
-        if not config_path.is_file():
-            raise FileNotFoundError(f"{config_path}: missing; run notebook 00_data_prep first or pass data_dir")
-        data_dir = read_json(config_path).get("data_dir", "")
-        if not data_dir:
-            raise ValueError(f"{config_path}: has no 'data_dir' entry")
-    path = data_location(data_dir)
-    if not path.is_dir():
-        raise FileNotFoundError(f"data_dir {path} is not a directory")
-    return path
 
 
 def _synthemo(data_dir: Path, per_class: int, seed: int, label_set: str, regenerate: bool,
@@ -132,19 +94,20 @@ def _adapter(source: str, data_dir: Path, source_root: str, regenerate: bool, op
 
 def prepare_data(source: str, data_dir: str | os.PathLike, *, per_class: int = 100, seed: int = 0,
                  label_set: str = "dfew", source_root: str = "", regenerate: bool = False,
-                 workers: int | None = None, **adapter_options: Any) -> PreparedData:
+                 workers: int | None = None, smoke: bool = False, **adapter_options: Any) -> PreparedData:
     """Make sure ``data_dir`` holds the data set and return its manifests.
 
-    ``source="synthemo"``: generate SynthEmo (``per_class``, ``seed``, ``label_set``) unless
-    ``data_dir`` already holds exactly that set. Any adapter name (``dfew``, ``mafw``,
-    ``ravdess``, ``emer``): convert ``source_root`` with that adapter (``adapter_options``
-    are its ``Options`` fields) unless already done with the same settings.
+    ``source="synthemo"``: generate SynthEmo (``per_class``, ``seed``, ``label_set``; ``smoke``:
+    :data:`SMOKE_PER_CLASS` clips per class) unless ``data_dir`` already holds exactly that set.
+    Any adapter name (``dfew``, ``mafw``, ``ravdess``, ``emer``): convert ``source_root`` with
+    that adapter (``adapter_options`` are its ``Options`` fields) unless already done with the
+    same settings.
     """
     data_dir = Path(data_dir).resolve()
     if source == "synthemo":
         if adapter_options:
             raise ValueError(f"SynthEmo takes no adapter options, got {sorted(adapter_options)}")
-        return _synthemo(data_dir, per_class, seed, label_set, regenerate, workers)
+        return _synthemo(data_dir, SMOKE_PER_CLASS if smoke else per_class, seed, label_set, regenerate, workers)
     return _adapter(source, data_dir, source_root, regenerate, adapter_options)
 
 

@@ -8,7 +8,7 @@ nothing here inherits from trl's defaults.
 
 ``GRPOConfig.from_preset("course")`` is set for the tiny omni model on SynthEmo on a 2-core
 CPU: 96-token completions, temperature 0.7, a big learning rate, 4 clips x 8 generations per
-step, 150 steps (see ``COURSE_PRESET`` for why each differs from the paper).
+step, 150 steps (why each differs from the paper: docs/tuning.md).
 
 A "step" is one rollout batch (``per_device_train_batch_size`` x ``gradient_accumulation_steps``
 x processes prompts, ``num_generations`` completions each) followed by ``num_iterations``
@@ -20,16 +20,16 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-LOSS_TYPES = ("grpo", "dapo", "dr_grpo")
-SCALE_REWARDS = ("group", "batch", "none")
-MODALITIES = ("av", "v", "a", "t")
+from r1omni.rewards import reward_name
+from r1omni.settings import LOSS_TYPES, MODALITIES, SCALE_REWARDS
+from r1omni.train.loop import DEVICES, RESUME_MODES
 
 
 @dataclass
 class GRPOConfig:
-    """Every setting of :func:`r1omni.grpo_trainer.train_grpo` (defaults = the ``r1omni`` preset)."""
+    """Every setting of :func:`r1omni.grpo.train_grpo` (defaults = the ``r1omni`` preset)."""
 
     # --- groups and sampling -------------------------------------------------------------
     num_generations: int = 8
@@ -145,10 +145,18 @@ class GRPOConfig:
             raise bad("scale_rewards", f"expected one of {SCALE_REWARDS}")
         if self.modalities not in MODALITIES:
             raise bad("modalities", f"expected one of {MODALITIES}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise bad("device", 'expected "auto", "cpu" or "cuda"')
-        for name in ("per_device_train_batch_size", "gradient_accumulation_steps", "num_iterations",
-                     "max_prompt_length", "max_completion_length", "logging_steps"):
+        if self.device not in DEVICES:
+            raise bad("device", f"expected one of {DEVICES}")
+        if not self.resume_from_checkpoint:
+            raise bad("resume_from_checkpoint", f"expected one of {RESUME_MODES} or a checkpoint path")
+        for name in (
+            "per_device_train_batch_size",
+            "gradient_accumulation_steps",
+            "num_iterations",
+            "max_prompt_length",
+            "max_completion_length",
+            "logging_steps",
+        ):
             if getattr(self, name) < 1:
                 raise bad(name, "must be >= 1")
         if self.temperature <= 0:
@@ -182,13 +190,14 @@ class GRPOConfig:
         return max(1, math.ceil(self.num_train_epochs * num_prompts / per_step))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict (callable reward functions are recorded by their name)."""
+        """JSON-able dict (reward names and "module:function" strings as given; a callable reward
+        function by its name)."""
         out = dataclasses.asdict(self)
-        out["reward_funcs"] = [reward_name(f) for f in self.reward_funcs]
+        out["reward_funcs"] = [f if isinstance(f, str) else reward_name(f) for f in self.reward_funcs]
         return out
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "GRPOConfig":
+    def from_dict(cls, values: dict[str, Any]) -> GRPOConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise, naming them."""
         unknown = sorted(set(values) - {f.name for f in dataclasses.fields(cls)})
         if unknown:
@@ -196,7 +205,7 @@ class GRPOConfig:
         return cls(**values)
 
     @classmethod
-    def from_preset(cls, name: str, **overrides: Any) -> "GRPOConfig":
+    def from_preset(cls, name: str, **overrides: Any) -> GRPOConfig:
         """A preset ("r1omni" = the paper, "course" = tiny model on a CPU) with overrides."""
         try:
             values = dict(PRESETS[name])
@@ -207,62 +216,105 @@ class GRPOConfig:
         return cls(**values)
 
 
-def reward_name(func: str | Callable) -> str:
-    """The name a reward function is logged under."""
-    if isinstance(func, str):
-        return func.rsplit(":", 1)[-1]
-    return getattr(func, "__name__", type(func).__name__)
-
-
 #: R1-Omni's RLVR recipe (see ../shared/reference/r1omni.md, "GRPO settings of the paper").
 R1OMNI_PRESET: dict[str, Any] = dict(
-    num_generations=8, beta=0.04, temperature=1.0, top_p=1.0, learning_rate=1e-6,
-    lr_scheduler_type="linear", warmup_ratio=0.0, max_prompt_length=512, max_completion_length=512,
-    loss_type="grpo", scale_rewards="group", num_iterations=1, per_device_train_batch_size=1,
-    gradient_accumulation_steps=2, num_train_epochs=2.0, max_steps=-1,
-    reward_funcs=["accuracy", "format"], bf16=True, device="auto", save_steps=500,
+    num_generations=8,
+    beta=0.04,
+    temperature=1.0,
+    top_p=1.0,
+    learning_rate=1e-6,
+    lr_scheduler_type="linear",
+    warmup_ratio=0.0,
+    max_prompt_length=512,
+    max_completion_length=512,
+    loss_type="grpo",
+    scale_rewards="group",
+    num_iterations=1,
+    per_device_train_batch_size=1,
+    gradient_accumulation_steps=2,
+    num_train_epochs=2.0,
+    max_steps=-1,
+    reward_funcs=["accuracy", "format"],
+    bf16=True,
+    device="auto",
+    save_steps=500,
 )
 
-#: The tiny omni model on SynthEmo on a 2-core CPU (~0.5-1 s/step once clips are cached).
-#: Differs from the paper where a tiny, briefly cold-started LM needs it: temperature 0.7 (at 1.0
-#: the tiny LM garbles ~40% of its samples, so the format reward is noise), a 300x learning rate
-#: (at 1e-3 the KL to the reference ran away within 20 steps; 3e-4 drifts steadily), 96-token
-#: completions (cold-start explanations are 40-80 tokens), groups of 8 from 4 clips per step.
-#: The earlier 48-token limit cut 75% of a good cold start's samples before </answer> (format reward
-#: 0.19 at step 1), so GRPO rewarded short completions over right ones: the format collapse seen
-#: with a weak cold start. Measured (benchmarks/grpo_course_gain.py, greedy, 96 tokens, SynthEmo
-#: --per-class 100, 150 steps ~1.5 s/step on a busy 2-core box): val/test UAR cold start -> RLVR
-#: seed 0 0.150/0.175 -> 0.200/0.196 (format 1.00 -> 1.00), seed 1 0.179/0.175 -> 0.200/0.150 (format
-#: 1.00 -> 0.91/0.93: greedy loops "as well as well ..."; sampled format stays 0.99). Train accuracy
-#: reward stays flat (~0.15); 300 steps gave val 0.193. lr 1e-3 (8 clips x 4, 300 steps, --per-class
-#: 30) looped greedy decoding on a third of val; lr 3e-3 + dapo: val format 0.90.
+#: The tiny omni model on SynthEmo on a 2-core CPU. Differs from the paper where a tiny, briefly
+#: cold-started LM needs it (temperature, learning rate, completion budget); every value and the runs
+#: that chose it: docs/tuning.md.
 COURSE_PRESET: dict[str, Any] = dict(
-    num_generations=8, beta=0.04, temperature=0.7, top_p=1.0, learning_rate=3e-4,
-    lr_scheduler_type="constant_with_warmup", warmup_ratio=0.02, max_prompt_length=512,
-    max_completion_length=96, loss_type="grpo", scale_rewards="group", num_iterations=1,
-    per_device_train_batch_size=4, gradient_accumulation_steps=1, max_steps=150,
-    reward_funcs=["accuracy", "format"], bf16=False, device="cpu", use_feature_cache=True,
-    save_steps=25, sample_log_steps=10,
+    num_generations=8,
+    beta=0.04,
+    temperature=0.7,
+    top_p=1.0,
+    learning_rate=3e-4,
+    lr_scheduler_type="constant_with_warmup",
+    warmup_ratio=0.02,
+    max_prompt_length=512,
+    max_completion_length=96,
+    loss_type="grpo",
+    scale_rewards="group",
+    num_iterations=1,
+    per_device_train_batch_size=4,
+    gradient_accumulation_steps=1,
+    max_steps=150,
+    reward_funcs=["accuracy", "format"],
+    bf16=False,
+    device="cpu",
+    use_feature_cache=True,
+    save_steps=25,
+    sample_log_steps=10,
 )
 
 PRESETS: dict[str, dict[str, Any]] = {"r1omni": R1OMNI_PRESET, "course": COURSE_PRESET}
 
 
-def config_from_params(preset: str, *, max_steps: int = 0, num_generations: int = 0, beta: float = -1.0,
-                       learning_rate: float = 0.0, seed: int = 0, device: str = "cpu",
-                       reward_funcs: str = "", smoke: bool = False, **fields: Any) -> GRPOConfig:
+#: What ``smoke=True`` caps (CI: 2 steps of 2 prompts x 2 generations of 16 tokens).
+SMOKE_OVERRIDES: dict[str, Any] = dict(
+    num_generations=2,
+    per_device_train_batch_size=2,
+    gradient_accumulation_steps=1,
+    max_completion_length=16,
+    max_prompts=4,
+    show_progress=False,
+    sample_log_steps=1,
+    save_steps=0,
+)
+
+
+def config_from_params(
+    preset: str,
+    *,
+    max_steps: int = 0,
+    num_generations: int = 0,
+    beta: float = -1.0,
+    learning_rate: float = 0.0,
+    seed: int = 0,
+    device: str = "cpu",
+    reward_funcs: str = "",
+    resume: bool = False,
+    smoke: bool = False,
+    **fields: Any,
+) -> GRPOConfig:
     """A notebook's GRPO config: ``preset`` with the notebook's parameters on top.
 
     0 (and ``beta=-1``, ``reward_funcs=""``) means "the preset's value"; ``reward_funcs`` is a
-    comma-separated list of names; ``fields`` are further GRPOConfig fields set as given.
+    comma-separated list of names; ``resume`` continues from the stage's last checkpoint ("auto")
+    instead of starting afresh ("never"); ``fields`` are further GRPOConfig fields set as given.
     ``smoke`` caps the run at 2 steps of 2 prompts x 2 generations of 16 tokens (for CI).
 
     >>> config_from_params("course", beta=0.0, reward_funcs="accuracy, format", smoke=True).beta
     0.0
     """
-    overrides: dict[str, Any] = dict(seed=seed, device=device, **fields)
-    for name, value in (("max_steps", max_steps), ("num_generations", num_generations),
-                        ("learning_rate", learning_rate)):
+    overrides: dict[str, Any] = dict(
+        seed=seed, device=device, resume_from_checkpoint="auto" if resume else "never", **fields
+    )
+    for name, value in (
+        ("max_steps", max_steps),
+        ("num_generations", num_generations),
+        ("learning_rate", learning_rate),
+    ):
         if value:
             overrides[name] = value
     if beta >= 0:
@@ -270,7 +322,5 @@ def config_from_params(preset: str, *, max_steps: int = 0, num_generations: int 
     if reward_funcs:
         overrides["reward_funcs"] = [n.strip() for n in reward_funcs.split(",") if n.strip()]
     if smoke:
-        overrides.update(max_steps=min(max_steps or 2, 2), num_generations=2, per_device_train_batch_size=2,
-                         gradient_accumulation_steps=1, max_completion_length=16, max_prompts=4,
-                         show_progress=False, sample_log_steps=1, save_steps=0)
+        overrides.update(SMOKE_OVERRIDES, max_steps=min(max_steps or 2, 2))
     return GRPOConfig.from_preset(preset, **overrides)

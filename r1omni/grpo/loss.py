@@ -23,9 +23,10 @@ from typing import Literal
 
 import torch
 
+from r1omni.settings import LOSS_TYPES, SCALE_REWARDS  # noqa: F401  (re-exported with the math)
+
 Scale = Literal["group", "batch", "none"]
 LossType = Literal["grpo", "dapo", "dr_grpo"]
-LOSS_TYPES: tuple[str, ...] = ("grpo", "dapo", "dr_grpo")
 
 
 # ----------------------------------------------------------------------------- advantages
@@ -98,9 +99,7 @@ def selective_log_softmax(logits: torch.Tensor, index: torch.Tensor) -> torch.Te
     return selected.float() - logsumexp
 
 
-def per_token_logps(
-    logits: torch.Tensor, completion_ids: torch.Tensor, temperature: float = 1.0
-) -> torch.Tensor:
+def per_token_logps(logits: torch.Tensor, completion_ids: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """Per-token log-probs of the completion under the model, from full-sequence logits.
 
     ``logits`` (B, P + C, V) come from the model run on ``cat(prompt_ids, completion_ids)``;

@@ -6,27 +6,7 @@ Files in a stage directory (e.g. ``runs/<run_id>/02_rlvr_grpo/``):
 - ``tb/``: the same scalars for TensorBoard (``tensorboard --logdir runs/<run_id>``).
 - ``samples.jsonl``: every N steps a few completions with their rewards and advantages.
 
-Glossary of the GRPO metrics (names follow trl where it has one):
-
-- ``reward``: mean total reward (weighted sum over reward functions) of all completions.
-- ``reward_std``: mean over groups of the within-group std of the total reward.
-- ``rewards/<name>/mean``, ``rewards/<name>/std``: mean and std of each reward function.
-- ``frac_reward_zero_std``: fraction of groups whose completions all got the same total reward;
-  those groups have zero advantage and teach nothing (a plateau signal).
-- ``completions/mean_length``, ``completions/min_length``, ``completions/max_length``:
-  completion length in tokens (up to and including eos).
-- ``completions/clipped_ratio``: fraction of completions that hit max_completion_length
-  without eos.
-- ``kl``: mean per-token k3 estimate of KL(policy || reference); 0 when beta == 0 (there is
-  no reference model then) unless ``track_kl`` keeps one for the logs.
-- ``clip_ratio``: fraction of completion tokens whose ratio was clipped (0 when num_iterations
-  == 1: the ratio is exactly 1).
-- ``entropy``: mean per-token entropy of the policy over completion tokens (nats).
-- ``loss``: the GRPO objective being minimised (can be ~0 or negative: it is not a fit error).
-- ``learning_rate``: lr after the step's last update.
-- ``grad_norm``: gradient norm before clipping (last update of the step).
-- ``step_time``: wall seconds of the step (generation + rewards + updates).
-- ``epoch``: fractional passes over the prompts so far.
+The GRPO metrics are explained in :mod:`r1omni.grpo.metrics`, the SFT ones in :mod:`r1omni.sft.trainer`.
 """
 
 from __future__ import annotations
@@ -35,19 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from r1omni.io import append_jsonl, atomic_write_jsonl, read_jsonl
-
-#: The keys every GRPO metrics row carries (``rewards/<name>/*`` come in addition, per function).
-GRPO_METRIC_KEYS: tuple[str, ...] = (
-    "step", "epoch", "loss", "reward", "reward_std", "frac_reward_zero_std",
-    "completions/mean_length", "completions/min_length", "completions/max_length",
-    "completions/clipped_ratio", "kl", "clip_ratio", "entropy", "learning_rate", "grad_norm",
-    "step_time",
-)
-
-
-def reward_metric_keys(names: list[str]) -> list[str]:
-    """``rewards/<name>/mean`` and ``rewards/<name>/std`` for each reward function name."""
-    return [f"rewards/{n}/{s}" for n in names for s in ("mean", "std")]
 
 
 class MetricsLogger:
@@ -58,8 +25,7 @@ class MetricsLogger:
     metrics.jsonl holds each step exactly once; ``resume_step=0`` starts the files afresh.
     """
 
-    def __init__(self, directory: str | Path, *, enabled: bool = True, resume_step: int = 0,
-                 tensorboard: bool = True):
+    def __init__(self, directory: str | Path, *, enabled: bool = True, resume_step: int = 0, tensorboard: bool = True):
         self.directory = Path(directory)
         self.enabled = enabled
         self.metrics_path = self.directory / "metrics.jsonl"
