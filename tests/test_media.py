@@ -212,7 +212,7 @@ def test_load_audio_bad_files(tmp_path, media):
     (tmp_path / "empty.wav").write_bytes(b"")
     with pytest.raises(MediaError, match="empty file"):
         load_audio(tmp_path / "empty.wav")
-    with pytest.raises(MediaError, match="not a readable audio file"):
+    with pytest.raises(MediaError, match="not a readable media file"):
         load_audio(media["text"])
 
 
@@ -241,3 +241,81 @@ def test_write_clip_rejects_bad_input(tmp_path):
         write_clip(tmp_path / "x.avi", _frames())
     with pytest.raises(ValueError, match="uint8"):
         write_clip(tmp_path / "x.mp4", _frames().astype(np.float32))
+
+
+# ----------------------------------------------------------------------------- what real corpora contain
+def _write_audio_only(path, wave: np.ndarray, rate: int, codec: str, fmt: str) -> None:
+    """An audio-only file (m4a = AAC in the ipod container, mp3) written with PyAV."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(path), "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.layout = "mono"
+        step = stream.codec_context.frame_size or 1152
+        for start in range(0, wave.size, step):
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(wave[None, start : start + step]), format="fltp", layout="mono"
+            )
+            frame.sample_rate, frame.pts, frame.time_base = rate, start, Fraction(1, rate)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+
+
+@pytest.mark.parametrize("suffix,codec,fmt", [(".m4a", "aac", "ipod"), (".mp3", "libmp3lame", "mp3")])
+def test_load_audio_reads_compressed_audio_containers(tmp_path, suffix, codec, fmt):
+    path = tmp_path / f"voice{suffix}"
+    _write_audio_only(path, _tone(44100), 44100, codec, fmt)
+    audio = load_audio(path)
+    assert audio.dtype == np.float32 and audio.ndim == 1
+    assert len(audio) == pytest.approx(16000 * SECONDS, rel=0.1)  # codec padding adds a few ms
+    assert _dominant_hz(audio, 16000) == pytest.approx(TONE_HZ, abs=2)
+    # AAC rings where the tone stops abruptly; the bulk of the track keeps its amplitude
+    assert np.percentile(np.abs(audio), 99) == pytest.approx(0.5, abs=0.05) and np.abs(audio).max() <= 1.0
+
+
+def test_load_audio_reads_the_audio_track_of_a_video(media):
+    audio = load_audio(media["libx264_aac_44100_2ch.mov"])
+    assert _dominant_hz(audio, 16000) == pytest.approx(TONE_HZ, abs=2)
+    with pytest.raises(MediaError, match="noaudio.mp4: the file has no audio stream"):
+        load_audio(media["noaudio"])
+
+
+def test_a_late_audio_track_is_put_on_the_video_timeline(tmp_path):
+    """The audio stream starts 1.5 s after the first frame: the tone must sit 1.5 s into the clip."""
+    late = write_clip(tmp_path / "late.mp4", _frames(30), _tone(16000, seconds=1.0), fps=FPS, audio_start=1.5)
+    clip = load_clip(late)
+    assert clip.audio_offset == pytest.approx(1.5, abs=0.07)  # AAC priming: the stream starts 1024 samples early
+    onset = int(np.argmax(np.abs(clip.audio) > 0.1)) / 16000  # first loud sample, in seconds of the clip
+    assert onset == pytest.approx(1.5, abs=0.03)
+    assert np.abs(clip.audio[: int(1.4 * 16000)]).max() < 1e-3  # silence before the voice starts
+    on_time = load_clip(write_clip(tmp_path / "on_time.mp4", _frames(30), _tone(16000), fps=FPS))
+    assert on_time.audio_offset == 0.0
+    assert int(np.argmax(np.abs(on_time.audio) > 0.1)) / 16000 < 0.1
+
+
+def test_an_early_audio_track_is_trimmed_to_the_first_frame():
+    from r1omni.data.media import _on_video_timeline
+
+    wave = np.arange(10, dtype=np.float32)
+    assert _on_video_timeline(wave, -0.25, 8, "x").tolist() == list(range(2, 10))  # 2 samples before frame 0
+    assert _on_video_timeline(wave, 0.25, 8, "x")[:3].tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(MediaError, match="ends .* before the first video frame"):
+        _on_video_timeline(wave, -2.0, 8, "x")
+
+
+def test_a_5_1_track_is_averaged_and_stays_within_full_scale(tmp_path):
+    """A loud 5.1 track: decoded AAC channels overshoot full scale (the centre channel of a 0.9
+    sine peaks near 1.5 here; FFmpeg's default mix-down of such a file peaked at 1.17 and more).
+    The clip's audio is the plain channel mean, clipped to [-1, 1]."""
+    from r1omni.data.media import _decode_audio, downmix
+
+    loud = np.stack([0.9 * np.sin(2 * np.pi * 220 * np.arange(32000) / 16000)] * 6).astype(np.float32)
+    path = write_clip(tmp_path / "surround.mp4", _frames(), loud, fps=FPS)
+    track = _decode_audio(path, need_video=True)
+    assert track.samples.shape[0] == 6 and np.abs(track.samples).max() > 1.0  # the decoder overshoots
+    clip = load_clip(path)
+    assert np.abs(clip.audio).max() <= 1.0
+    np.testing.assert_array_equal(clip.audio, np.clip(track.samples.mean(axis=0), -1, 1))
+    assert downmix(np.array([[1.2, -1.4], [1.0, -1.0]])).tolist() == [1.0, -1.0]

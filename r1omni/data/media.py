@@ -8,16 +8,17 @@ and then the clip says so (``audio=None``, ``audio_missing=True``).
 
 How each piece is read:
 
-- Stream metadata (is there an audio stream, its native rate and channel count) comes from
-  a header probe with PyAV (``av.open``), which reads no samples.
 - Frames come from ``decord.VideoReader`` (RGB, native size).
-- Audio comes from ``decord.AudioReader(path, sample_rate=-1, mono=True)``: the native rate,
-  mixed down to mono by FFmpeg, then ``librosa.resample`` converts to ``sample_rate``.
-  FFmpeg's stereo mix-down is ``(L + R) / sqrt(2)``; it is rescaled here to the channel mean
-  ``(L + R) / 2`` (tracks with more than 2 channels keep FFmpeg's default mix-down matrix).
-  Checked on decord 0.6.0: ``mono=False`` on a multi-channel track returns uninitialised memory
-  now and then (peaks of 1e30), and decord's own resampler returns NaN on stereo, so neither
-  is used; ``mono=True`` at the native rate matches a PyAV decode to 3e-7.
+- Audio comes from PyAV (``av``, the FFmpeg that also ships inside decord's wheel), so any
+  container FFmpeg reads works: mp4 / mov / mkv / webm video, m4a, mp3, wav, flac, ogg.
+  Every channel is decoded as float; the mono signal is the plain mean of all channels (stereo:
+  ``(L + R) / 2``; 5.1: the mean of its six channels), clipped to [-1, 1] (lossy decoders can
+  overshoot full scale by a hair), then ``librosa.resample`` converts it to ``sample_rate``.
+  (decord 0.6.0's own audio reader is not used: ``mono=False`` returns uninitialised memory now
+  and then, its FFmpeg mix-down of 5.1 peaks above 1, and it loses a late stream's start time.)
+- :func:`load_clip` puts the audio on the video's timeline: an audio stream that starts
+  ``d`` seconds after the first video frame is preceded by ``d`` s of silence, one that starts
+  earlier is trimmed; ``Clip.audio_offset`` says by how much.
 - Whisper-style log-mel features come from transformers' ``WhisperFeatureExtractor``,
   built locally (no hub access).
 """
@@ -74,6 +75,9 @@ class Clip:
     """Average frame rate of the video stream."""
     duration: float
     """Video duration in seconds (number of frames / fps)."""
+    audio_offset: float = 0.0
+    """Seconds from the first video frame to the start of the audio stream (> 0: the audio starts
+    late and ``audio`` begins with that much silence; < 0: it started early and was trimmed)."""
 
 
 def sample_frame_indices(total_frames: int, num_frames: int = NUM_FRAMES) -> np.ndarray:
@@ -106,25 +110,69 @@ def _check_file(path: Path) -> None:
         raise MediaError(path, "empty file (0 bytes)")
 
 
-def _probe_audio(path: Path) -> tuple[int, int, float | None] | None:
-    """(native sample rate, channels, declared stream duration in s or None) of the first audio stream, or
-    None when the container has no audio stream. Reads headers only; a file without a video
-    stream, or that FFmpeg cannot parse, raises :class:`MediaError`."""
+@dataclass
+class _Track:
+    """The decoded audio stream of a file: (C, N) float32 at the native rate, and its timing."""
+
+    samples: np.ndarray
+    rate: int
+    start: float
+    """Start of the audio stream relative to the first video frame (0 without a video stream)."""
+
+
+def _start_seconds(stream) -> float:
+    if stream.start_time is None or stream.time_base is None:
+        return 0.0
+    return float(stream.start_time * stream.time_base)
+
+
+def _decode_audio(path: Path, *, need_video: bool) -> _Track | None:
+    """Decode the first audio stream of ``path`` (None when it has none). ``need_video``: a file
+    without a video stream raises. A file FFmpeg cannot parse, a track that decodes to nothing, to
+    non-finite samples, or to less than :data:`TRUNCATION_TOLERANCE` of its declared duration
+    raises :class:`MediaError` naming the file."""
     import av
 
     try:
         with av.open(str(path)) as container:
-            if not container.streams.video:
+            if need_video and not container.streams.video:
                 raise MediaError(path, "no video stream in the container (an audio file? use load_audio)")
             if not container.streams.audio:
                 return None
             stream = container.streams.audio[0]
-            duration = None
+            rate = int(stream.codec_context.sample_rate or stream.rate)
+            declared = None
             if stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)  # the stream's own, not the container's
-            return int(stream.codec_context.sample_rate or stream.rate), int(stream.codec_context.channels), duration
+                declared = float(stream.duration * stream.time_base)  # the stream's own, not the container's
+            video = container.streams.video[0] if container.streams.video else None
+            start = _start_seconds(stream) - (_start_seconds(video) if video is not None else _start_seconds(stream))
+            resampler = av.AudioResampler(format="fltp")  # planar float, same layout and rate
+            chunks = []
+            for frame in container.decode(stream):
+                chunks += [out.to_ndarray() for out in resampler.resample(frame)]
+            chunks += [out.to_ndarray() for out in resampler.resample(None)]
     except av.error.FFmpegError as err:
         raise MediaError(path, f"not a readable media file, or truncated ({err})") from None
+    if not chunks or sum(c.shape[1] for c in chunks) == 0:
+        raise MediaError(path, "the audio track decodes to 0 samples (truncated?)")
+    samples = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)  # (C, N)
+    decoded_s = samples.shape[1] / rate
+    if declared is not None and decoded_s < TRUNCATION_TOLERANCE * declared:
+        raise MediaError(
+            path, f"truncated audio track: {decoded_s:.2f} s decoded of the {declared:.2f} s the container declares"
+        )
+    if not np.all(np.isfinite(samples)):
+        raise MediaError(path, "the audio track decodes to non-finite samples")
+    return _Track(samples, rate, start)
+
+
+def downmix(samples: np.ndarray) -> np.ndarray:
+    """(C, N) channels -> (N,) mono: the plain mean of the channels, clipped to [-1, 1].
+
+    >>> downmix(np.array([[1.0, 0.5], [1.0, -0.5]])).tolist()
+    [1.0, 0.0]
+    """
+    return np.clip(np.asarray(samples, dtype=np.float32).mean(axis=0), -1.0, 1.0)
 
 
 def _resample(mono: np.ndarray, native_rate: int, sample_rate: int) -> np.ndarray:
@@ -142,30 +190,24 @@ def _decord_reason(err: Exception) -> str:
     return re.sub(r"\[[\d:]+\] \S+:\d+: ", "", str(err).strip())[-200:]
 
 
-def _read_track(path: Path, native_rate: int, channels: int, expected_s: float | None,
-                sample_rate: int) -> np.ndarray:
-    from decord import AudioReader
-
-    try:
-        reader = AudioReader(str(path), sample_rate=-1, mono=True)
-        samples = reader[:].asnumpy()[0]  # (N,) at native_rate, FFmpeg mix-down
-    except Exception as err:  # decord raises DECORDError / RuntimeError with FFmpeg's text
-        raise MediaError(path, f"cannot decode the audio track ({_decord_reason(err)})") from None
-    if samples.size == 0:
-        raise MediaError(path, "the audio track decodes to 0 samples (truncated?)")
-    decoded_s = samples.size / native_rate
-    if expected_s is not None and decoded_s < TRUNCATION_TOLERANCE * expected_s:
-        raise MediaError(path, f"truncated audio track: {decoded_s:.2f} s decoded of the {expected_s:.2f} s "
-                               "the container declares")
-    if not np.all(np.isfinite(samples)):
-        raise MediaError(path, "the audio track decodes to non-finite samples")
-    if channels == 2:
-        samples = samples / np.sqrt(2.0)  # (L + R) / sqrt(2) -> (L + R) / 2
-    return _resample(samples, native_rate, sample_rate)
+def _on_video_timeline(mono: np.ndarray, offset: float, sample_rate: int, path: Path) -> np.ndarray:
+    """Pad a late audio start with silence, trim what lies before the first video frame."""
+    shift = int(round(abs(offset) * sample_rate))
+    if offset > 0:
+        return np.concatenate([np.zeros(shift, dtype=np.float32), mono])
+    if shift >= mono.size:
+        raise MediaError(
+            path, f"the audio track ends {(shift - mono.size) / sample_rate:.2f} s before the first video frame"
+        )
+    return np.ascontiguousarray(mono[shift:])
 
 
-def load_clip(path: str | os.PathLike, num_frames: int = NUM_FRAMES, sample_rate: int = SAMPLE_RATE,
-              allow_missing_audio: bool = False) -> Clip:
+def load_clip(
+    path: str | os.PathLike,
+    num_frames: int = NUM_FRAMES,
+    sample_rate: int = SAMPLE_RATE,
+    allow_missing_audio: bool = False,
+) -> Clip:
     """Read ``num_frames`` midpoint-sampled frames and the mono audio track of a video file.
 
     Raises :class:`MediaError` (naming the file and the reason) for a missing, empty,
@@ -176,8 +218,8 @@ def load_clip(path: str | os.PathLike, num_frames: int = NUM_FRAMES, sample_rate
 
     path = Path(path)
     _check_file(path)
-    audio_info = _probe_audio(path)
-    if audio_info is None and not allow_missing_audio:
+    track = _decode_audio(path, need_video=True)
+    if track is None and not allow_missing_audio:
         raise MediaError(path, "the file has no audio stream (pass allow_missing_audio=True to accept it)")
     try:
         reader = VideoReader(str(path), num_threads=1)
@@ -194,9 +236,12 @@ def load_clip(path: str | os.PathLike, num_frames: int = NUM_FRAMES, sample_rate
     if frames.ndim != 4 or frames.shape[0] != num_frames or frames.shape[-1] != 3:
         raise MediaError(path, f"decoded frames have shape {frames.shape}, expected ({num_frames}, H, W, 3)")
 
-    audio = None
-    if audio_info is not None:
-        audio = _read_track(path, *audio_info, sample_rate)
+    audio, offset = None, 0.0
+    if track is not None:
+        offset = track.start
+        audio = _on_video_timeline(
+            _resample(downmix(track.samples), track.rate, sample_rate), offset, sample_rate, path
+        )
     return Clip(
         path=str(path),
         frames=frames,
@@ -206,26 +251,21 @@ def load_clip(path: str | os.PathLike, num_frames: int = NUM_FRAMES, sample_rate
         audio_silent=audio is not None and float(np.abs(audio).max(initial=0.0)) <= SILENCE_PEAK,
         fps=fps,
         duration=total / fps if fps > 0 else 0.0,
+        audio_offset=offset,
     )
 
 
 def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Read an audio file (wav, flac, ogg, ... via soundfile) as mono float32 at ``sample_rate``.
-
-    Channels are averaged and the signal is resampled with librosa. Raises :class:`MediaError`
-    for a missing, empty or undecodable file.
-    """
-    import soundfile as sf
-
+    """Read the audio of any file FFmpeg reads (wav, flac, ogg, mp3, m4a, or a video's audio
+    track) as mono float32 at ``sample_rate``: the mean of its channels, clipped to [-1, 1],
+    resampled with librosa. Raises :class:`MediaError` naming the file when it is missing, empty,
+    cannot be decoded, or has no audio stream."""
     path = Path(path)
     _check_file(path)
-    try:
-        data, native_rate = sf.read(str(path), dtype="float32", always_2d=True)  # (N, C)
-    except Exception as err:  # soundfile raises LibsndfileError / RuntimeError
-        raise MediaError(path, f"not a readable audio file ({err})") from None
-    if data.shape[0] == 0:
-        raise MediaError(path, "the audio file holds 0 samples")
-    return _resample(data.mean(axis=1), int(native_rate), sample_rate)  # channel mean
+    track = _decode_audio(path, need_video=False)
+    if track is None:
+        raise MediaError(path, "the file has no audio stream")
+    return _resample(downmix(track.samples), track.rate, sample_rate)
 
 
 @functools.lru_cache(maxsize=4)
@@ -236,8 +276,14 @@ def whisper_feature_extractor(n_mels: int = 128, sample_rate: int = SAMPLE_RATE)
     return WhisperFeatureExtractor(feature_size=n_mels, sampling_rate=sample_rate)
 
 
-def log_mel(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, feature_extractor=None, *,
-            n_mels: int = 128, padding: str = "max_length") -> np.ndarray:
+def log_mel(
+    audio: np.ndarray,
+    sample_rate: int = SAMPLE_RATE,
+    feature_extractor=None,
+    *,
+    n_mels: int = 128,
+    padding: str = "max_length",
+) -> np.ndarray:
     """Whisper-style log-mel features of a mono waveform, float32 (n_mels, frames).
 
     Whisper's recipe: 25 ms Hann window, 10 ms hop (160 samples at 16 kHz), mel filter bank,
@@ -257,15 +303,29 @@ def log_mel(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, feature_extractor
     return feats[0].astype(np.float32)  # (n_mels, frames)
 
 
-def write_clip(path: str | os.PathLike, frames: np.ndarray, audio: np.ndarray | None = None, *,
-               fps: int = 10, sample_rate: int = SAMPLE_RATE, video_codec: str = "libx264",
-               audio_codec: str = "aac", pix_fmt: str = "yuv420p") -> Path:
+#: Channel layouts :func:`write_clip` can write, by channel count.
+LAYOUTS: dict[int, str] = {1: "mono", 2: "stereo", 6: "5.1"}
+
+
+def write_clip(
+    path: str | os.PathLike,
+    frames: np.ndarray,
+    audio: np.ndarray | None = None,
+    *,
+    fps: int = 10,
+    sample_rate: int = SAMPLE_RATE,
+    video_codec: str = "libx264",
+    audio_codec: str = "aac",
+    pix_fmt: str = "yuv420p",
+    audio_start: float = 0.0,
+) -> Path:
     """Encode RGB frames (T, H, W, 3) uint8 and optional audio ((N,) or (C, N) float in [-1, 1])
     into a container chosen by the suffix (.mp4, .mov, .mkv, .webm) with PyAV, atomically.
 
     Used to make test media and small demo clips. ``audio=None`` writes a video without an
     audio stream. webm needs ``video_codec="libvpx"``/``"libvpx-vp9"`` and ``audio_codec``
-    ``"vorbis"``/``"libopus"``.
+    ``"vorbis"``/``"libopus"``. ``audio_start`` > 0 starts the audio stream that many seconds after
+    the first frame (as some real files do). Audio may have 1, 2 or 6 channels (:data:`LAYOUTS`).
     """
     import av
 
@@ -287,7 +347,9 @@ def write_clip(path: str | os.PathLike, frames: np.ndarray, audio: np.ndarray | 
             if audio is not None:
                 wave = np.atleast_2d(np.asarray(audio, dtype=np.float32))  # (C, N)
                 astream = container.add_stream(audio_codec, rate=sample_rate)
-                astream.layout = "mono" if wave.shape[0] == 1 else "stereo"
+                if wave.shape[0] not in LAYOUTS:
+                    raise ValueError(f"audio with {wave.shape[0]} channels; write_clip writes {sorted(LAYOUTS)}")
+                astream.layout = LAYOUTS[wave.shape[0]]
                 if audio_codec == "vorbis":
                     astream.codec_context.options = {"strict": "experimental"}
             for frame in frames:
@@ -295,10 +357,11 @@ def write_clip(path: str | os.PathLike, frames: np.ndarray, audio: np.ndarray | 
             container.mux(vstream.encode())
             if astream is not None:
                 step = astream.codec_context.frame_size or 1024
+                delay = int(round(audio_start * sample_rate))
                 for start in range(0, wave.shape[1], step):
-                    chunk = np.ascontiguousarray(wave[:, start:start + step])
+                    chunk = np.ascontiguousarray(wave[:, start : start + step])
                     aframe = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=astream.layout.name)
-                    aframe.sample_rate, aframe.pts = sample_rate, start
+                    aframe.sample_rate, aframe.pts = sample_rate, start + delay
                     aframe.time_base = Fraction(1, sample_rate)
                     container.mux(astream.encode(aframe))
                 container.mux(astream.encode())
