@@ -1,25 +1,31 @@
-"""The ``runs/<run_id>/`` layout, in one place: the stage chain, where each stage writes, and
-where every later stage finds what an earlier one made.
+"""The ``runs/<run_id>/`` layout, in one place: the stage chain, where each stage writes, where
+every later stage finds what an earlier one made, which stage records are current, and the lock
+that keeps one writer per run.
 
 ::
 
     runs/<run_id>/
+      .lock                                      held by the one process that writes the run
       status.json, config.json, metrics.json    the chain's state and every stage's records merged
       notebooks/<stage>.ipynb                    the executed notebooks
       feature_cache/                             frozen-tower features shared by the training stages
       <stage>/config.json, metrics.json          each stage's own records (:func:`record_stage`)
+      <stage>/stage.json                         what the stage consumed and made, by content hash
       00_data_prep/synthemo_smoke/               the smoke-sized data set (smoke runs only)
       01_cold_start_sft/{base_model,model,label_sft_model}/, 02_rlvr_grpo/model/   policies (MODEL_DIRS)
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as _dt
+import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from r1omni.io import atomic_write_json, read_json, to_jsonable
+from r1omni.io import LockedError, atomic_write_json, file_digest, file_lock, lock_holder, read_json, to_jsonable
 from r1omni.settings import MODEL_PRESETS
 
 RUNS_DIR_ENV = "R1OMNI_RUNS_DIR"
@@ -88,12 +94,81 @@ def feature_cache_dir(run_directory: str | os.PathLike) -> Path:
     return Path(run_directory) / FEATURE_CACHE_DIR
 
 
-def record_stage(run_directory: str | os.PathLike, stage: str, *, config: Any = None, metrics: Any = None) -> Path:
+STAGE_RECORD = "stage.json"
+#: Folders inside a stage output that are not part of what it made (resumable scratch).
+_NOT_CONTENT = {"checkpoints", "feature_cache", "tb", "__pycache__"}
+
+
+def content_digest(path: str | os.PathLike) -> str:
+    """16 hex digits of a file's bytes, or of a folder's files (relative names and bytes; training
+    scratch such as ``checkpoints/`` and ``tb/`` left out). A missing path raises."""
+    path = Path(path)
+    if path.is_file():
+        return file_digest(path)[:16]
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path.resolve()}: no such file or folder")
+    digest = hashlib.sha256()
+    for item in sorted(path.rglob("*")):
+        rel = item.relative_to(path)
+        if item.is_file() and not (set(rel.parts[:-1]) & _NOT_CONTENT) and not rel.name.startswith("."):
+            digest.update(f"{rel.as_posix()}\0{file_digest(item)}\0".encode())
+    return digest.hexdigest()[:16]
+
+
+def _key(run_directory: Path, path: str | os.PathLike) -> str:
+    """How a path is named in a stage record: relative to the run when inside it, else absolute; a
+    model preset name (a starting policy built from code, not read from disk) as ``preset:<name>``."""
+    if str(path) in MODEL_PRESETS and not Path(path).exists():
+        return f"{PRESET_INPUT}{path}"
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(run_directory.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+PRESET_INPUT = "preset:"
+
+
+def _digest(run_directory: Path, key: str) -> str | None:
+    """The current content hash behind a record key (None when the path is gone)."""
+    if key.startswith(PRESET_INPUT):
+        return key
+    where = _path(run_directory, key)
+    return content_digest(where) if where.exists() else None
+
+
+def _digests(run_directory: Path, paths: Sequence[str | os.PathLike], stage: str, what: str) -> dict[str, str]:
+    out = {}
+    for path in paths:
+        key = _key(run_directory, path)
+        digest = _digest(run_directory, key)
+        if digest is None:
+            raise FileNotFoundError(f"{stage}: its {what} {Path(path).resolve()} does not exist")
+        out[key] = digest
+    return out
+
+
+def _path(run_directory: Path, key: str) -> Path:
+    return Path(key) if Path(key).is_absolute() else run_directory / key
+
+
+def record_stage(
+    run_directory: str | os.PathLike,
+    stage: str,
+    *,
+    config: Any = None,
+    metrics: Any = None,
+    inputs: Sequence[str | os.PathLike] = (),
+    outputs: Sequence[str | os.PathLike] = (),
+) -> Path:
     """Record one notebook stage's outputs in a run.
 
-    Writes ``runs/<run_id>/<stage>/config.json`` and ``metrics.json`` and merges the same
-    dicts under the key ``stage`` into the run-level ``runs/<run_id>/config.json`` and
-    ``metrics.json`` (so a sweep reads one file per run). All writes are atomic.
+    Writes ``runs/<run_id>/<stage>/config.json`` and ``metrics.json`` and merges the same dicts
+    under the key ``stage`` into the run-level ``config.json`` and ``metrics.json`` (so a sweep reads
+    one file per run); then ``<stage>/stage.json``: the content hash of every ``input`` the stage
+    consumed (manifests, policies made by earlier stages) and every ``output`` it made, which
+    :func:`stage_state` checks later. All writes are atomic.
     """
     run_directory = Path(run_directory)
     sdir = run_directory / stage
@@ -107,7 +182,148 @@ def record_stage(run_directory: str | os.PathLike, stage: str, *, config: Any = 
         merged = read_json(top) if top.exists() else {}
         merged[stage] = value
         atomic_write_json(top, merged)
+    atomic_write_json(
+        sdir / STAGE_RECORD,
+        {
+            "stage": stage,
+            "recorded": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "inputs": _digests(run_directory, inputs, stage, "input"),
+            "outputs": _digests(run_directory, outputs, stage, "output"),
+        },
+    )
     return sdir
+
+
+def forget_stage(run_directory: str | os.PathLike, stage: str) -> None:
+    """Drop a stage's record (before it runs again): until it finishes, it reads as missing."""
+    (Path(run_directory) / stage / STAGE_RECORD).unlink(missing_ok=True)
+
+
+def stage_state(run_directory: str | os.PathLike, stage: str, _seen: dict | None = None) -> tuple[str, list[str]]:
+    """``("complete" | "stale" | "missing", reasons)`` of one stage's record.
+
+    - missing: the stage has no record (it never finished, or it is running again).
+    - stale: an input it consumed has changed since, or was made by a stage that is itself not
+      complete, or that has made it anew since, or lies inside the run but no stage with a record
+      made it (its maker failed after this stage ran).
+    """
+    run_directory = Path(run_directory)
+    seen = {} if _seen is None else _seen
+    if stage in seen:
+        return seen[stage]
+    path = run_directory / stage / STAGE_RECORD
+    if not path.is_file():
+        seen[stage] = ("missing", [f"{stage}: no record ({path.resolve()} missing): it has not finished"])
+        return seen[stage]
+    seen[stage] = ("complete", [])  # provisional, breaks cycles
+    record = read_json(path)
+    producers = {
+        key: other for other, rec in _records(run_directory).items() if other != stage for key in rec.get("outputs", {})
+    }
+    reasons = []
+    for key, digest in record.get("inputs", {}).items():
+        where = _path(run_directory, key)
+        now = _digest(run_directory, key)
+        if now != digest:
+            reasons.append(f"{stage}: its input {where} {'is gone' if now is None else 'changed'} since it ran")
+            continue
+        producer = producers.get(key)
+        if producer is None and not Path(key).is_absolute() and not key.startswith(PRESET_INPUT):
+            reasons.append(
+                f"{stage}: its input {where} was made by no stage with a current record "
+                "(its maker failed or is running again)"
+            )
+        elif producer is not None:
+            state, why = stage_state(run_directory, producer, seen)
+            made = _records(run_directory)[producer]["outputs"][key]
+            if state != "complete":
+                reasons.append(f"{stage}: its input {where} comes from {producer}, which is {state}")
+            elif made != digest:
+                reasons.append(f"{stage}: {producer} has made {where} anew since {stage} ran")
+    seen[stage] = ("stale", reasons) if reasons else ("complete", [])
+    return seen[stage]
+
+
+def _records(run_directory: Path) -> dict[str, dict]:
+    out = {}
+    for path in sorted(run_directory.glob(f"*/{STAGE_RECORD}")):
+        with contextlib.suppress(ValueError):
+            out[path.parent.name] = read_json(path)
+    return out
+
+
+def chain_state(run_directory: str | os.PathLike, stages: Sequence[str]) -> tuple[str, dict[str, dict]]:
+    """The state of a run over ``stages``: "complete" when every one is, else "incomplete"; and
+    per stage ``{"state", "reasons"}``."""
+    seen: dict = {}
+    per = {}
+    for stage in stages:
+        state, reasons = stage_state(run_directory, stage, seen)
+        per[stage] = {"state": state, "reasons": reasons}
+    overall = "complete" if all(v["state"] == "complete" for v in per.values()) else "incomplete"
+    return overall, per
+
+
+# ----------------------------------------------------------------------------- one writer per run
+LOCK_FILE = ".lock"
+#: Set by the process holding a run's lock for the kernels it starts (they write the run on its behalf).
+LOCK_ENV = "R1OMNI_RUN_LOCK_HOLDER"
+
+
+RunLockedError = LockedError  # one writer per run: the error names the holder
+
+
+@contextlib.contextmanager
+def run_lock(directory: str | os.PathLike) -> Iterator[Path]:
+    """Hold ``runs/<run_id>/.lock`` while the block runs: one writer per run.
+
+    Another live holder raises :class:`RunLockedError` naming its pid and command. The lock is an
+    ``flock`` (:func:`r1omni.io.file_lock`): it dies with its holder, so a lock file left by a
+    killed process is simply taken over. Kernels started inside the block see
+    ``$R1OMNI_RUN_LOCK_HOLDER`` and may write the run (:func:`check_writable`).
+    """
+    directory = Path(directory)
+    with file_lock(directory / LOCK_FILE, what="run"):
+        previous = os.environ.get(LOCK_ENV)
+        os.environ[LOCK_ENV] = str(os.getpid())
+        try:
+            yield directory / LOCK_FILE
+        finally:
+            if previous is None:
+                os.environ.pop(LOCK_ENV, None)
+            else:
+                os.environ[LOCK_ENV] = previous
+
+
+def check_writable(run_directory: str | os.PathLike) -> Path:
+    """Raise :class:`RunLockedError` when a process other than this one's chain runner holds the
+    run's lock (e.g. ``make workbook`` is running while a notebook is opened in JupyterLab)."""
+    import fcntl
+
+    run_directory = Path(run_directory)
+    lock_path = run_directory / LOCK_FILE
+    if not lock_path.is_file():
+        return run_directory
+    holder = lock_holder(lock_path)
+    if os.environ.get(LOCK_ENV) and holder.startswith(f"pid {os.environ[LOCK_ENV]}:"):
+        return run_directory  # our own chain runner holds it
+    fd = os.open(lock_path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        raise RunLockedError(
+            f"{run_directory.resolve()}: this run is being written by another process "
+            f"({holder}); wait for it to finish or use another run_id"
+        ) from None
+    finally:
+        os.close(fd)
+    return run_directory
+
+
+def open_run(run_id: str, root: str | os.PathLike | None = None) -> Path:
+    """A notebook's run folder: ``runs/<run_id>/``, made if needed, checked not to be written by
+    another process (:func:`check_writable`)."""
+    return check_writable(run_dir(run_id, root))
 
 
 # ----------------------------------------------------------------------------- data

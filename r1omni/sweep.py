@@ -101,8 +101,8 @@ def load_spec(path: str | Path) -> SweepSpec:
     if unknown:
         raise ValueError(f"{path}: unknown key(s) {unknown}; expected some of {sorted(_SPEC_KEYS)}")
     raw.setdefault("name", path.stem)
-    if not re.fullmatch(r"[A-Za-z0-9._-]+", str(raw["name"])):
-        raise ValueError(f"{path}: name {raw['name']!r} must be a plain name ([A-Za-z0-9._-])")
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", str(raw["name"])) or str(raw["name"]).strip(".") == "":
+        raise ValueError(f"{path}: name {raw['name']!r} must be a plain name ([A-Za-z0-9._-], not only dots)")
     grid = raw.get("grid") or {}
     if not isinstance(grid, dict) or any(not isinstance(v, list) or not v for v in grid.values()):
         raise ValueError(f"{path}: grid must map each parameter to a non-empty list of values")

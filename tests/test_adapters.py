@@ -383,3 +383,40 @@ def test_prepare_data_never_reuses_or_replaces_the_wrong_folder(tmp_path):
         data_location("data/synthemo", run_directory=tmp_path, smoke=True) == tmp_path / "00_data_prep/synthemo_smoke"
     )
     assert label_set_of("synthemo", "mafw") == "mafw" and label_set_of("emer") == "mafw"
+
+
+PREPARE = """
+import json, sys
+from r1omni.data.prepare import prepare_data
+p = prepare_data("synthemo", sys.argv[1], per_class=1, seed=0, workers=1)
+print(json.dumps({"generated": p.generated}))
+"""
+
+
+@pytest.mark.slow
+def test_runs_that_share_a_data_dir_build_it_once(tmp_path):
+    """Two processes prepare the same data folder at once (a --jobs 2 sweep): one builds, the other
+    waits for it and reuses it; neither fails and the set is whole."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from r1omni.data.manifest import validate_manifest
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", PREPARE, str(tmp_path / "shared")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in outs]
+    assert sorted(json.loads(out)["generated"] for out, _ in outs) == [False, True]
+    assert validate_manifest(tmp_path / "shared" / "train.jsonl", check_media=True)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".building")]  # no build folder left

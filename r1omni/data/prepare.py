@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from r1omni.data.manifest import validate_manifest
-from r1omni.io import atomic_replace_dir, atomic_write_json, read_json
+from r1omni.io import atomic_replace_dir, atomic_write_json, file_lock, read_json, respect_umask
 
 #: Per-class count of the smoke-sized SynthEmo set (CI).
 SMOKE_PER_CLASS = 2
@@ -42,8 +43,9 @@ class PreparedData:
     """The settings the data was built with."""
 
 
-def _synthemo(data_dir: Path, per_class: int, seed: int, label_set: str, regenerate: bool,
-              workers: int | None) -> PreparedData:
+def _synthemo(
+    data_dir: Path, per_class: int, seed: int, label_set: str, regenerate: bool, workers: int | None
+) -> PreparedData:
     from r1omni.data.synth import SPLITS, generate
 
     wanted = {"per_class": per_class, "seed": seed, "labels": label_set}
@@ -52,21 +54,30 @@ def _synthemo(data_dir: Path, per_class: int, seed: int, label_set: str, regener
         have = read_json(stamp).get("config", {})
         found = {key: have.get(key) for key in wanted}
         if found != wanted:
-            raise ValueError(f"{data_dir} holds a SynthEmo set built with {found}, not {wanted}; "
-                             "use another data_dir or regenerate=True")
+            raise ValueError(
+                f"{data_dir} holds a SynthEmo set built with {found}, not {wanted}; "
+                "use another data_dir or regenerate=True"
+            )
         manifests = {split: data_dir / f"{split}.jsonl" for split in SPLITS}
         missing = [str(p) for p in manifests.values() if not p.is_file()]
         if missing:
-            raise FileNotFoundError(f"{data_dir}: incomplete SynthEmo set, missing {missing}; regenerate=True rebuilds it")
+            raise FileNotFoundError(
+                f"{data_dir}: incomplete SynthEmo set, missing {missing}; regenerate=True rebuilds it"
+            )
         return PreparedData("synthemo", data_dir, manifests, False, 0.0, wanted)
     if data_dir.exists() and any(data_dir.iterdir()) and not stamp.is_file():
         raise ValueError(f"{data_dir} is not empty and holds no SynthEmo set; refusing to replace it")
-    tmp = data_dir.with_name(f".{data_dir.name}.building")
-    shutil.rmtree(tmp, ignore_errors=True)
-    start = time.perf_counter()
-    generate(tmp, per_class=per_class, seed=seed, labels=label_set, workers=workers)
-    seconds = time.perf_counter() - start
-    atomic_replace_dir(tmp, data_dir)  # manifests hold clip paths relative to themselves: safe to move
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{data_dir.name}.", suffix=".building", dir=data_dir.parent))
+    respect_umask(tmp, directory=True)
+    try:
+        start = time.perf_counter()
+        generate(tmp, per_class=per_class, seed=seed, labels=label_set, workers=workers)
+        seconds = time.perf_counter() - start
+        atomic_replace_dir(tmp, data_dir)  # manifests hold clip paths relative to themselves: safe to move
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return PreparedData("synthemo", data_dir, {s: data_dir / f"{s}.jsonl" for s in SPLITS}, True, seconds, wanted)
 
 
@@ -80,21 +91,40 @@ def _adapter(source: str, data_dir: Path, source_root: str, regenerate: bool, op
     if stamp.is_file() and not regenerate:
         have = read_json(stamp)
         if have.get("settings") != wanted:
-            raise ValueError(f"{data_dir} holds manifests built with {have.get('settings')}, not {wanted}; "
-                             "use another data_dir or regenerate=True")
+            raise ValueError(
+                f"{data_dir} holds manifests built with {have.get('settings')}, not {wanted}; "
+                "use another data_dir or regenerate=True"
+            )
         manifests = {split: Path(p) for split, p in have["manifests"].items()}
         return PreparedData(source, data_dir, manifests, False, 0.0, wanted)
     start = time.perf_counter()
     result = build_manifests(source, source_root, data_dir, **options)
     seconds = time.perf_counter() - start
-    atomic_write_json(stamp, {"settings": wanted, "manifests": {s: str(p) for s, p in result.manifests.items()},
-                              "counts": result.counts, "skipped": result.skipped})
+    atomic_write_json(
+        stamp,
+        {
+            "settings": wanted,
+            "manifests": {s: str(p) for s, p in result.manifests.items()},
+            "counts": result.counts,
+            "skipped": result.skipped,
+        },
+    )
     return PreparedData(source, data_dir, dict(result.manifests), True, seconds, wanted)
 
 
-def prepare_data(source: str, data_dir: str | os.PathLike, *, per_class: int = 100, seed: int = 0,
-                 label_set: str = "dfew", source_root: str = "", regenerate: bool = False,
-                 workers: int | None = None, smoke: bool = False, **adapter_options: Any) -> PreparedData:
+def prepare_data(
+    source: str,
+    data_dir: str | os.PathLike,
+    *,
+    per_class: int = 100,
+    seed: int = 0,
+    label_set: str = "dfew",
+    source_root: str = "",
+    regenerate: bool = False,
+    workers: int | None = None,
+    smoke: bool = False,
+    **adapter_options: Any,
+) -> PreparedData:
     """Make sure ``data_dir`` holds the data set and return its manifests.
 
     ``source="synthemo"``: generate SynthEmo (``per_class``, ``seed``, ``label_set``; ``smoke``:
@@ -104,11 +134,13 @@ def prepare_data(source: str, data_dir: str | os.PathLike, *, per_class: int = 1
     same settings.
     """
     data_dir = Path(data_dir).resolve()
-    if source == "synthemo":
-        if adapter_options:
-            raise ValueError(f"SynthEmo takes no adapter options, got {sorted(adapter_options)}")
+    if source == "synthemo" and adapter_options:
+        raise ValueError(f"SynthEmo takes no adapter options, got {sorted(adapter_options)}")
+    # One builder per data folder: runs that share it wait here, and the second reuses what the first built.
+    with file_lock(data_dir.with_name(f".{data_dir.name}.lock"), wait=True, what="data folder"):
+        if source != "synthemo":
+            return _adapter(source, data_dir, source_root, regenerate, adapter_options)
         return _synthemo(data_dir, SMOKE_PER_CLASS if smoke else per_class, seed, label_set, regenerate, workers)
-    return _adapter(source, data_dir, source_root, regenerate, adapter_options)
 
 
 def label_set_of(source: str, label_set: str = "dfew") -> str:
@@ -120,9 +152,11 @@ def label_set_of(source: str, label_set: str = "dfew") -> str:
     return get_adapter(source).LABEL_SET
 
 
-def validate_splits(prepared: PreparedData, *, check_media: bool = True, labels: str | None = None,
-                    allow_missing_audio: bool = False) -> dict[str, list[dict]]:
+def validate_splits(
+    prepared: PreparedData, *, check_media: bool = True, labels: str | None = None, allow_missing_audio: bool = False
+) -> dict[str, list[dict]]:
     """Validate every manifest (all problems of a manifest at once) and return split -> records."""
-    return {split: validate_manifest(path, check_media=check_media, labels=labels,
-                                     allow_missing_audio=allow_missing_audio)
-            for split, path in prepared.manifests.items()}
+    return {
+        split: validate_manifest(path, check_media=check_media, labels=labels, allow_missing_audio=allow_missing_audio)
+        for split, path in prepared.manifests.items()
+    }

@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from r1omni.workbook.chain import NOTEBOOKS_DIR, SMOKE_PARAMETERS, parse_value, resolve_notebooks, run_chain
+from r1omni.runs import RunLockedError
+from r1omni.workbook.chain import run_chain
+from r1omni.workbook.notebooks import NOTEBOOKS_DIR, SMOKE_PARAMETERS, parse_value, resolve_notebooks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,14 +32,22 @@ def main(argv: list[str] | None = None) -> int:
         help="a notebook parameter, e.g. -p device cuda -p beta 0.04",
     )
     args = parser.parse_args(argv)
-    names = resolve_notebooks(args.notebooks, args.notebooks_dir)
     params = dict(SMOKE_PARAMETERS) if args.smoke else {}
     params.update({k: parse_value(v) for k, v in args.parameter})
     try:
+        names = resolve_notebooks(args.notebooks, args.notebooks_dir)
         result = run_chain(args.run_id, params, names, args.runs_root, notebooks_dir=args.notebooks_dir)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError, RunLockedError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if result.state == "incomplete":
+        reasons = [r for stage in result.stages.values() for r in stage["reasons"]]
+        print(
+            f"run {args.run_id}: {', '.join(result.completed)} ran, but the run is not complete:\n  "
+            + "\n  ".join(reasons),
+            file=sys.stderr,
+        )
+        return 1
     if not result.ok:
         print(
             f"FAILED run {args.run_id}: {result.describe_error()}\n{result.error['traceback']}\n"
