@@ -1,6 +1,9 @@
 """Checkpoints: exact round trip (model, optimizer, scheduler, RNG) and atomicity."""
 
+import pickle
 import random
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,3 +97,85 @@ def test_missing_rank_rng_is_a_clear_error(tmp_path):
         ckpt.load_checkpoint(path, model=model, rank=1)
     with pytest.raises(ValueError, match="optimizer.safetensors: missing"):
         ckpt.load_checkpoint(path, model=model, optimizer=opt)
+
+
+# ----------------------------------------------------------------------------- never unpickle
+class _Evil:
+    """Unpickling this runs code: it writes a sentinel file."""
+
+    def __init__(self, sentinel):
+        self.sentinel = str(sentinel)
+
+    def __reduce__(self):
+        return (open, (self.sentinel, "w"))
+
+
+def test_a_crafted_pickle_anywhere_in_a_checkpoint_never_runs(tmp_path):
+    model, opt, sched = _objects()
+    path = ckpt.save_checkpoint(tmp_path, 1, model=model, optimizer=opt, scheduler=sched)
+    sentinel = tmp_path / "pwned"
+    payload = pickle.dumps(_Evil(sentinel))
+    # the old pickle file names, and every file the checkpoint really has, replaced by a pickle
+    names = ["rng_state_0.pt", "optimizer.pt", "scheduler.pt"] + [
+        p.name for p in path.iterdir() if p.name != ckpt.MARKER
+    ]
+    for name in names:
+        victim = tmp_path / f"victim-{name}"
+        victim.mkdir()
+        copy = victim / "step-1"
+        shutil.copytree(path, copy)
+        (copy / name).write_bytes(payload)
+        try:
+            ckpt.load_checkpoint(copy, model=model, optimizer=opt, scheduler=sched)
+        except (ValueError, KeyError, TypeError):
+            pass  # a clear refusal is fine; running the payload is not
+        assert not sentinel.exists(), f"a pickle in {name} ran code"
+
+
+def test_the_library_never_unpickles():
+    library = Path(__file__).resolve().parents[1] / "r1omni"
+    culprits = [
+        p.name
+        for p in library.rglob("*.py")
+        for bad in ("torch.load(", "pickle.load", "allow_pickle=True")
+        if bad in p.read_text()
+    ]
+    assert not culprits
+
+
+def test_truncated_checkpoint_files_are_named(tmp_path):
+    model, opt, sched = _objects()
+    path = ckpt.save_checkpoint(tmp_path, 1, model=model, optimizer=opt, scheduler=sched)
+    for name in ("model.safetensors", "optimizer.safetensors"):
+        broken = tmp_path / f"b-{name}" / "step-1"
+        shutil.copytree(path, broken)
+        data = (broken / name).read_bytes()
+        (broken / name).write_bytes(data[: len(data) // 2])
+        with pytest.raises(ValueError, match=rf"{name}: not a readable safetensors file"):
+            ckpt.load_checkpoint(broken, model=model, optimizer=opt, scheduler=sched)
+
+
+def test_files_are_durable_before_the_marker(tmp_path, monkeypatch):
+    """fsync of model, optimizer, scheduler, state and the folder itself, all before COMPLETE."""
+    events = []
+    real_fsync, real_write_text = ckpt._fsync, ckpt.atomic_write_text
+    monkeypatch.setattr(ckpt, "_fsync", lambda p: (events.append(("fsync", Path(p).name)), real_fsync(p)))
+
+    def write_text(p, text):
+        events.append(("write", Path(p).name))
+        return real_write_text(p, text)
+
+    monkeypatch.setattr(ckpt, "atomic_write_text", write_text)
+    model, opt, sched = _objects()
+    ckpt.save_checkpoint(tmp_path, 1, model=model, optimizer=opt, scheduler=sched)
+    marker = events.index(("write", ckpt.MARKER))
+    synced = {name for kind, name in events[:marker] if kind == "fsync"}
+    assert {
+        "model.safetensors",
+        "optimizer.safetensors",
+        "optimizer.json",
+        "scheduler.json",
+        "trainer_state.json",
+        "rng_state_0.safetensors",
+        ".tmp-step-1",
+    } <= synced

@@ -10,6 +10,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from r1omni import evaluate as ev
 from r1omni import runs
+from r1omni.data.manifest import load_manifest
 from r1omni.evaluate import (
     OTHER,
     UNPARSEABLE,
@@ -224,12 +225,15 @@ def test_resolve_model_dirs_errors_on_missing(tmp_path):
 # ----------------------------------------------------------------------------- with the tiny model
 
 
-def write_fixture_manifest(root, pairs=(("happy", "happy"), ("sad", "sad"), ("fear", "angry"), ("angry", "fear"))):
-    """A few random-noise clips as a SynthEmo-like manifest (face/voice labels, cues)."""
+def write_fixture_manifest(
+    root, pairs=(("happy", "happy"), ("sad", "sad"), ("fear", "angry"), ("angry", "fear")), seed=0
+):
+    """A few random-noise clips as a SynthEmo-like manifest (face/voice labels, cues); the ids do
+    not depend on ``seed``, the clips do (as in SynthEmo)."""
     from r1omni.data.manifest import make_record, write_manifest
     from r1omni.data.media import write_clip
 
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     records = []
     for i, (face, voice) in enumerate(pairs):
         frames = rng.integers(0, 255, (8, 32, 32, 3), dtype=np.uint8)
@@ -286,8 +290,31 @@ def test_evaluate_split_end_to_end_and_resume(tiny, monkeypatch):
     resumed = ev.evaluate_split(root / "model", manifest, out, cfg, model=model, processor=processor, name=name)
     assert out.read_text() == (root / "full.jsonl").read_text()
     assert resumed["confusion"] == full["confusion"]
-    assert read_predictions(out)[0]["settings"] == ev.decoding_settings(root / "model", cfg)
+    examples = ev.select_examples(load_manifest(manifest), cfg.max_examples, cfg.seed)
+    assert read_predictions(out)[0]["settings"] == ev.decoding_settings(root / "model", cfg, examples)
     assert ev.checkpoint_fingerprint(root / "model") != "unsaved" and ev.checkpoint_fingerprint(root) == "unsaved"
+
+
+def test_predictions_of_other_data_under_the_same_ids_are_decoded_anew(tiny, tmp_path, monkeypatch):
+    """Evaluating the same checkpoint on a set made with another seed (same ids, other clips) must
+    decode again, never score the old predictions."""
+    root, manifest, model, processor = tiny
+    other = write_fixture_manifest(tmp_path / "seed1", seed=1)
+    cfg = ev.EvalConfig(batch_size=4, max_new_tokens=4, n_boot=10)
+    out = tmp_path / "predictions.jsonl"
+    calls = []
+    real_generate = model.generate
+    monkeypatch.setattr(model, "generate", lambda *a, **k: calls.append(1) or real_generate(*a, **k))
+    first = ev.predict_split(root / "model", manifest, out, cfg, model=model, processor=processor)
+    assert calls == [1]
+    ev.predict_split(root / "model", manifest, out, cfg, model=model, processor=processor)
+    assert calls == [1]  # same data: resumed from the file, nothing decoded
+    with pytest.warns(UserWarning, match="discarding them and decoding afresh"):
+        second = ev.predict_split(root / "model", other, out, cfg, model=model, processor=processor)
+    assert calls == [1, 1]  # other clips under the same ids: decoded anew
+    assert [r["id"] for r in first] == [r["id"] for r in second]
+    assert first[0]["settings"]["data"] != second[0]["settings"]["data"]
+    assert {r["settings"]["data"] for r in read_predictions(out)} == {second[0]["settings"]["data"]}
 
 
 def test_evaluate_split_missing_model_dir(tiny, tmp_path):

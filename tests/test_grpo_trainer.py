@@ -214,6 +214,39 @@ def test_resume_with_other_batch_size_is_refused(tmp_path, policy_dir, records):
         train_grpo(_config(max_steps=2, per_device_train_batch_size=1), policy_dir, records, tmp_path)
 
 
+@pytest.mark.parametrize(
+    "change,field",
+    [
+        (dict(beta=0.3), "config.beta: 0.05 saved, 0.3 now"),
+        (dict(learning_rate=1e-3), "config.learning_rate"),
+        (dict(reward_funcs=[has_label, count_a]), "config.reward_funcs"),
+        (dict(max_steps=3), "config.max_steps: 2 saved, 3 now"),
+        (dict(loss_type="dapo"), "config.loss_type"),
+    ],
+)
+def test_resume_refuses_any_setting_that_decides_the_result(tmp_path, policy_dir, records, change, field):
+    train_grpo(_config(max_steps=2, save_steps=1), policy_dir, records, tmp_path)
+    with pytest.raises(ValueError, match=rf"cannot resume, the run would change: .*{field}"):
+        train_grpo(_config(**{"max_steps": 2, "save_steps": 1, **change}), policy_dir, records, tmp_path)
+    # what cannot change the result may change: logging, progress, the checkpoint cadence
+    again = train_grpo(
+        _config(max_steps=2, save_steps=1, logging_steps=2, show_progress=False), policy_dir, records, tmp_path
+    )
+    assert again.resumed_from.endswith("step-2")
+
+
+def test_resume_refuses_other_data_or_another_starting_policy(tmp_path, policy_dir, records):
+    train_grpo(_config(max_steps=2), policy_dir, records, tmp_path)
+    other_text = [dict(r, prompt=r["prompt"] + "!") for r in records]  # same ids, other content
+    with pytest.raises(ValueError, match="data: .* saved, .* now"):
+        train_grpo(_config(max_steps=2), policy_dir, other_text, tmp_path)
+    other_policy = make_tiny_text_policy(tmp_path / "other", TEXTS * 10, hidden_size=32, seed=1)
+    with pytest.raises(ValueError, match="policy: .* saved, .* now"):
+        train_grpo(_config(max_steps=2), other_policy, records, tmp_path)
+    fresh = train_grpo(_config(max_steps=2, resume_from_checkpoint="never"), other_policy, records, tmp_path)
+    assert fresh.resumed_from is None
+
+
 def test_data_order_is_a_permutation_per_epoch():
     stream = data_order(7, seed=5, start=0, count=21)
     for e in range(3):
@@ -335,3 +368,13 @@ def test_omni_policy_trains_with_paper_rewards_and_feature_cache(tmp_path, omni_
 
     model, processor = load_policy(on.model_dir)  # the final model is a loadable omni policy
     assert processor.tokenizer.eos_token_id is not None
+
+
+def test_a_sharded_config_that_accelerate_does_not_honour_is_refused(tmp_path):
+    """accelerate 1.15 turns an FSDP config on CPU processes into plain DDP without a word; the
+    trainers refuse to train unsharded when sharding was asked for."""
+    code = "from r1omni.train.loop import make_accelerator; make_accelerator('cpu', False)"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "ACCELERATE_USE_FSDP": "true"}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "asks for FSDP (ACCELERATE_USE_FSDP=true), but accelerate runs this as NO" in proc.stderr

@@ -156,3 +156,33 @@ def test_write_manifest_rejects_bad_records_and_keeps_the_old_file(folder):
 def test_missing_manifest():
     with pytest.raises(FileNotFoundError, match="no such manifest"):
         load_manifest("/nonexistent/train.jsonl")
+
+
+def test_bad_bytes_and_deep_nesting_are_named_by_file_and_line(folder):
+    path = folder / "bytes.jsonl"
+    good = json.dumps(_records(1)[0])
+    path.write_bytes(good.encode() + b"\n" + b'{"id": "\xff\xfe"}\n' + b"[" * 100_000 + b"\n")
+    with pytest.raises(ManifestError) as err:
+        load_manifest(path)
+    assert f"{path}:2: not valid UTF-8" in str(err.value)
+    assert f"{path}:3: nested too deeply to parse" in str(err.value)
+
+
+def test_media_outside_the_manifests_folder_is_refused_unless_allowed(folder, tmp_path):
+    outside = _clip(tmp_path / "elsewhere.mp4")
+    rows = [dict(_records(1)[0], id="up", video="../../etc/passwd"), dict(_records(1)[0], id="abs", video=str(outside))]
+    path = _write_lines(folder / "escape.jsonl", rows)
+    with pytest.raises(ManifestError) as err:
+        load_manifest(path)
+    assert f"{path}:1: video '../../etc/passwd' lies outside the manifest's folder" in str(err.value)
+    assert f"{path}:2: video '{outside}' lies outside" in str(err.value)
+    only_abs = _write_lines(folder / "abs.jsonl", rows[1:])
+    assert load_manifest(only_abs, allow_outside=True)[0]["video_path"] == str(outside)
+    # an adapter names the data set it read as a media root beside its manifests
+    sub = folder / "adapted"
+    sub.mkdir()
+    _write_lines(sub / "train.jsonl", rows[1:])
+    from r1omni.data.manifest import write_media_roots
+
+    write_media_roots(sub, [tmp_path])
+    assert load_manifest(sub / "train.jsonl")[0]["id"] == "abs"

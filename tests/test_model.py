@@ -289,6 +289,46 @@ def test_encoded_and_cached_features_give_the_same_logits(model, processor, clip
     assert cache.misses == 8 and len(list((tmp_path / "cache").iterdir())) == 2
 
 
+@pytest.mark.parametrize("change", ["one element", "two rows swapped", "new weights loaded"])
+def test_the_feature_cache_misses_whenever_a_tower_weight_changes(processor, clips, tmp_path, change):
+    """The key follows every byte of the towers, also on a model object the cache has already seen."""
+    model = OmniModel.from_preset("tiny", seed=0)
+    batch = processor(clips[:2], modalities="av")
+    cache = FeatureCache(tmp_path / "cache")
+    cache.encode(model, batch, clips[:2])
+    cache.encode(model, batch, clips[:2])
+    assert (cache.hits, cache.misses) == (4, 4)
+    weight = model.vision_tower.encoder.layers[0].mlp.fc1.weight
+    with torch.no_grad():
+        if change == "one element":
+            weight[3, 5] += 1e-3
+        elif change == "two rows swapped":  # same sum, same first values: the old digest missed this
+            weight[[10, 11]] = weight[[11, 10]]
+        else:
+            model.audio_tower.load_state_dict(OmniModel.from_preset("tiny", seed=7).audio_tower.state_dict())
+    out = cache.encode(model, batch, clips[:2])
+    assert cache.misses == 8  # every clip computed anew, with the changed towers
+    torch.testing.assert_close(model(**out).logits, model(**batch).logits, rtol=0, atol=0)
+    assert len(list((tmp_path / "cache").iterdir())) == 2
+
+
+def test_unreadable_weights_and_cache_entries_are_named(model, processor, clips, tmp_path):
+    from r1omni.model import load_policy, save_policy
+
+    policy = save_policy(tmp_path / "policy", model, processor)
+    weights = policy / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(ValueError, match=r"model\.safetensors: not a readable safetensors file"):
+        load_policy(policy)
+    cache = FeatureCache(tmp_path / "cache")
+    batch = processor(clips[:1], modalities="av")
+    cache.encode(model, batch, clips[:1])
+    entry = next((tmp_path / "cache").rglob("*.safetensors"))
+    entry.write_bytes(b"\x00" * 7)
+    with pytest.raises(ValueError, match=rf"{entry.name}: unreadable feature-cache entry .* delete it"):
+        cache.encode(model, batch, clips[:1])
+
+
 def test_training_step_updates_projectors_and_lm_not_towers(processor, clips):
     model = OmniModel.from_preset("tiny", seed=0).train()
     batch = processor(clips, modalities=["av", "v", "a", "t"], targets=[TARGET] * 4)

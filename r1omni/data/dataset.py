@@ -21,14 +21,15 @@ import hashlib
 import json
 import os
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from r1omni.data.manifest import answer_target, load_manifest
-from r1omni.data.media import Clip, MediaError, load_clip
+from r1omni.data.media import LOADER_VERSION, Clip, MediaError, load_clip
 from r1omni.io import atomic_open
 from r1omni.settings import MODALITIES, NUM_FRAMES, PROMPT, SAMPLE_RATE
 
@@ -59,9 +60,11 @@ class ClipCache:
 
     @staticmethod
     def key(path: str | os.PathLike, **settings: Any) -> str:
-        """Content key: real path, size, mtime and the decoding settings, hashed."""
+        """Content key: real path, size, mtime, the decoding settings and the loader's version, hashed."""
         stat = Path(path).stat()
-        raw = json.dumps([os.path.realpath(path), stat.st_size, stat.st_mtime_ns, settings], sort_keys=True)
+        raw = json.dumps(
+            [os.path.realpath(path), stat.st_size, stat.st_mtime_ns, settings, LOADER_VERSION], sort_keys=True
+        )
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
     def get(self, path: str | os.PathLike, **settings: Any) -> Clip:
@@ -126,9 +129,18 @@ class ManifestDataset(torch.utils.data.Dataset):
             raises rather than silently using fewer).
     """
 
-    def __init__(self, manifest: str | os.PathLike, *, target: str = "conversation", modalities: str = "av",
-                 num_frames: int = NUM_FRAMES, sample_rate: int = SAMPLE_RATE, allow_missing_audio: bool = False,
-                 cache: ClipCache | None = None, limit: int | None = None):
+    def __init__(
+        self,
+        manifest: str | os.PathLike,
+        *,
+        target: str = "conversation",
+        modalities: str = "av",
+        num_frames: int = NUM_FRAMES,
+        sample_rate: int = SAMPLE_RATE,
+        allow_missing_audio: bool = False,
+        cache: ClipCache | None = None,
+        limit: int | None = None,
+    ):
         if target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
         if modalities not in MODALITIES:
@@ -137,7 +149,9 @@ class ManifestDataset(torch.utils.data.Dataset):
         self.records = load_manifest(self.manifest)
         if limit is not None:
             if limit > len(self.records):
-                raise ValueError(f"{self.manifest}: limit={limit} but the manifest holds only {len(self.records)} records")
+                raise ValueError(
+                    f"{self.manifest}: limit={limit} but the manifest holds only {len(self.records)} records"
+                )
             self.records = self.records[:limit]
         if not self.records:
             raise ValueError(f"{self.manifest}: manifest holds no records")
@@ -168,8 +182,15 @@ class ManifestDataset(torch.utils.data.Dataset):
                 clip = self.cache.get(record["video_path"], **self.load_kwargs)
             except (MediaError, OSError) as err:
                 raise ValueError(f"{self._where(index)}: cannot load clip {record['video_path']}: {err}") from err
-        return {"id": record["id"], "clip": clip, "label": record["label"], "target": self.targets[index],
-                "cues": record.get("cues", {}), "modalities": self.modalities, "record": record}
+        return {
+            "id": record["id"],
+            "clip": clip,
+            "label": record["label"],
+            "target": self.targets[index],
+            "cues": record.get("cues", {}),
+            "modalities": self.modalities,
+            "record": record,
+        }
 
 
 class OmniCollator:
@@ -191,5 +212,9 @@ class OmniCollator:
             missing = [it["id"] for it in items if it["target"] is None]
             if missing:
                 raise ValueError(f"items {missing} have no target text (dataset built with target='none')")
-        return self.processor([it["clip"] for it in items], modalities=[it["modalities"] for it in items],
-                              question=self.question, targets=targets)
+        return self.processor(
+            [it["clip"] for it in items],
+            modalities=[it["modalities"] for it in items],
+            question=self.question,
+            targets=targets,
+        )

@@ -24,11 +24,12 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from r1omni.data.media import MediaError, load_clip
-from r1omni.io import atomic_write_jsonl, file_digest
+from r1omni.io import atomic_write_json, atomic_write_jsonl, file_digest, read_json, read_json_lines
 from r1omni.settings import (
     ANSWER_CLOSE,
     ANSWER_OPEN,
@@ -70,9 +71,17 @@ def conversations(label: str, think: str | None = None, *, prompt: str = PROMPT)
     ]
 
 
-def make_record(*, id: str, video: str, label: str, split: str, subtitle: str = "",
-                cues: dict[str, Any] | None = None, think: str | None = None,
-                **extra: Any) -> dict[str, Any]:
+def make_record(
+    *,
+    id: str,
+    video: str,
+    label: str,
+    split: str,
+    subtitle: str = "",
+    cues: dict[str, Any] | None = None,
+    think: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     """Build one manifest line with every required field (extra fields are kept)."""
     record = {
         "id": id,
@@ -90,8 +99,15 @@ def make_record(*, id: str, video: str, label: str, split: str, subtitle: str = 
 # --------------------------------------------------------------------------- reading and checking
 
 #: Field -> the type it must have.
-FIELD_TYPES: dict[str, type] = {"id": str, "video": str, "label": str, "split": str, "subtitle": str,
-                                "cues": dict, "conversations": list}
+FIELD_TYPES: dict[str, type] = {
+    "id": str,
+    "video": str,
+    "label": str,
+    "split": str,
+    "subtitle": str,
+    "cues": dict,
+    "conversations": list,
+}
 #: Optional label fields (SynthEmo) checked against the label set like ``label``.
 LABEL_FIELDS: tuple[str, ...] = ("label", "face_label", "voice_label")
 
@@ -149,7 +165,8 @@ def conversation_problems(record: dict[str, Any]) -> list[str]:
         return ["'conversations' turns must have a non-empty string 'value'"]
     label = record.get("label")
     if isinstance(label, str) and not re.search(
-            rf"{re.escape(ANSWER_OPEN)}\s*{re.escape(label)}\s*{re.escape(ANSWER_CLOSE)}\s*$", turns[1]["value"]):
+        rf"{re.escape(ANSWER_OPEN)}\s*{re.escape(label)}\s*{re.escape(ANSWER_CLOSE)}\s*$", turns[1]["value"]
+    ):
         return [f"the gpt turn does not end with {ANSWER_OPEN}{label}{ANSWER_CLOSE}"]
     return []
 
@@ -158,23 +175,57 @@ def _read_lines(path: Path, problems: list[tuple[int, str]]) -> list[tuple[int, 
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such manifest")
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append((lineno, json.loads(line)))
-            except json.JSONDecodeError as err:
-                problems.append((lineno, f"not valid JSON ({err.msg} at column {err.colno})"))
+    for lineno, value in read_json_lines(path):
+        if isinstance(value, ValueError):
+            problems.append((lineno, str(value)))  # not UTF-8, not JSON, or nested too deeply
+        else:
+            rows.append((lineno, value))
     return rows
 
 
-def _check(path: str | os.PathLike, labels: str | Sequence[str] | None, *, check_files: bool,
-           check_conversations: bool, check_media: bool, allow_missing_audio: bool = False,
-           ) -> list[dict[str, Any]]:
+MEDIA_ROOTS = "media_roots.json"
+
+
+def write_media_roots(folder: str | os.PathLike, roots: Sequence[str | os.PathLike]) -> Path:
+    """Allow the manifests in ``folder`` to point at clips under ``roots`` too (an adapter's source
+    data set): ``<folder>/media_roots.json``."""
+    return atomic_write_json(Path(folder) / MEDIA_ROOTS, {"roots": [str(Path(r).resolve()) for r in roots]})
+
+
+def media_roots(manifest_path: str | os.PathLike) -> list[Path]:
+    """The folders a manifest's clips may lie in: its own folder, and those its folder's
+    ``media_roots.json`` names."""
+    folder = Path(manifest_path).resolve().parent
+    roots = [folder]
+    if (folder / MEDIA_ROOTS).is_file():
+        listed = read_json(folder / MEDIA_ROOTS).get("roots", [])
+        if not isinstance(listed, list) or not all(isinstance(r, str) for r in listed):
+            raise ValueError(f"{folder / MEDIA_ROOTS}: 'roots' must be a list of folder paths")
+        roots += [Path(os.path.normpath(r)) for r in listed]
+    return roots
+
+
+def _inside(path: str, roots: Sequence[Path]) -> bool:
+    """Lexically under one of ``roots`` (``..`` and absolute paths escape; a symlink the data's
+    owner put inside the folder does not)."""
+    path = Path(os.path.normpath(path))
+    return any(path == root or root in path.parents for root in roots)
+
+
+def _check(
+    path: str | os.PathLike,
+    labels: str | Sequence[str] | None,
+    *,
+    check_files: bool,
+    check_conversations: bool,
+    check_media: bool,
+    allow_missing_audio: bool = False,
+    allow_outside: bool = False,
+) -> list[dict[str, Any]]:
     path = Path(path)
     problems: list[tuple[int, str]] = []
     allowed = _allowed_labels(labels)
+    roots = media_roots(path)
     rows = _read_lines(path, problems)
     first_line: dict[str, int] = {}
     records = []
@@ -189,7 +240,12 @@ def _check(path: str | os.PathLike, labels: str | Sequence[str] | None, *, check
                 first_line[record["id"]] = lineno
         if isinstance(record, dict) and isinstance(record.get("video"), str) and record["video"].strip():
             record = dict(record, video_path=str(resolve_video(path, record["video"])))
-            if check_files and not Path(record["video_path"]).is_file():
+            if not allow_outside and not _inside(record["video_path"], roots):
+                reasons.append(
+                    f"video {record['video']!r} lies outside the manifest's folder {roots[0]} "
+                    f"(list its folder in {MEDIA_ROOTS} there, or pass allow_outside=True)"
+                )
+            elif check_files and not Path(record["video_path"]).is_file():
                 reasons.append(f"video file {record['video_path']} does not exist")
             elif check_media:
                 try:
@@ -203,35 +259,57 @@ def _check(path: str | os.PathLike, labels: str | Sequence[str] | None, *, check
     return records
 
 
-def load_manifest(path: str | os.PathLike, *, labels: str | Sequence[str] | None = None,
-                  check_files: bool = True) -> list[dict[str, Any]]:
+def load_manifest(
+    path: str | os.PathLike,
+    *,
+    labels: str | Sequence[str] | None = None,
+    check_files: bool = True,
+    allow_outside: bool = False,
+) -> list[dict[str, Any]]:
     """Read a JSON-lines manifest, check it, and add ``video_path`` (absolute) to every record.
 
     Checks every line (all problems are reported at once in one :class:`ManifestError`, a
     ``ValueError``, as ``file:line: reason``): valid JSON, the required fields and their types,
     labels (``label``, ``face_label``, ``voice_label``) in ``labels`` (a label-set name such
     as ``"dfew"``, a list of labels, or None for any label of DFEW/MAFW/RAVDESS), unique ids,
-    and (``check_files``) that every video file exists. Media are not decoded here; use
-    :func:`validate_manifest` for that and for the conversation format.
+    and (``check_files``) that every video file exists, and that it lies in the manifest's folder
+    or one its ``media_roots.json`` names (a path such as ``../../x.mp4`` or ``/etc/x`` is refused
+    unless ``allow_outside``). Media are not decoded here; use :func:`validate_manifest` for that
+    and for the conversation format.
     """
-    return _check(path, labels, check_files=check_files, check_conversations=False, check_media=False)
+    return _check(
+        path, labels, check_files=check_files, check_conversations=False, check_media=False, allow_outside=allow_outside
+    )
 
 
-def validate_manifest(path: str | os.PathLike, check_media: bool = True, *,
-                      labels: str | Sequence[str] | None = None,
-                      allow_missing_audio: bool = False) -> list[dict[str, Any]]:
+def validate_manifest(
+    path: str | os.PathLike,
+    check_media: bool = True,
+    *,
+    labels: str | Sequence[str] | None = None,
+    allow_missing_audio: bool = False,
+    allow_outside: bool = False,
+) -> list[dict[str, Any]]:
     """Everything :func:`load_manifest` checks, plus the conversation format (a human turn and a
     gpt turn ending in ``<answer>label</answer>``) and, with ``check_media``, that every clip
     decodes with :func:`r1omni.data.media.load_clip` (frames and an audio track unless
     ``allow_missing_audio``). Reports every bad entry at once in one :class:`ManifestError`;
     returns the records (with ``video_path``) when all is well.
     """
-    return _check(path, labels, check_files=True, check_conversations=True, check_media=check_media,
-                  allow_missing_audio=allow_missing_audio)
+    return _check(
+        path,
+        labels,
+        check_files=True,
+        check_conversations=True,
+        check_media=check_media,
+        allow_missing_audio=allow_missing_audio,
+        allow_outside=allow_outside,
+    )
 
 
-def write_manifest(path: str | os.PathLike, records: Sequence[dict[str, Any]], *,
-                   labels: str | Sequence[str] | None = None) -> Path:
+def write_manifest(
+    path: str | os.PathLike, records: Sequence[dict[str, Any]], *, labels: str | Sequence[str] | None = None
+) -> Path:
     """Check ``records`` (fields, types, labels, unique ids, conversations) and write them as
     JSON lines atomically (sorted keys). ``video_path`` keys are dropped: a manifest stores
     ``video`` relative to itself so that the folder can move. Problems raise one

@@ -42,6 +42,10 @@ SILENCE_PEAK = 1e-4
 #: Audio decoding to less than this fraction of the declared duration counts as truncated.
 TRUNCATION_TOLERANCE = 0.9
 
+#: Bumped whenever decoding changes what a clip holds, so caches of decoded clips miss
+#: (``r1omni.data.dataset.ClipCache`` keys on it). 2: audio through PyAV, on the video timeline.
+LOADER_VERSION = 2
+
 #: PyAV container names for the suffixes :func:`write_clip` can write.
 CONTAINER_FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
 

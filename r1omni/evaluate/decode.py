@@ -98,13 +98,21 @@ def checkpoint_fingerprint(model_dir: str | os.PathLike) -> str:
     return file_digest(weights)[:16]
 
 
-def decoding_settings(model_dir: str | os.PathLike, config: EvalConfig) -> dict[str, Any]:
-    """What a prediction depends on besides the clip: checkpoint and decoding settings."""
+def decoding_settings(model_dir: str | os.PathLike, config: EvalConfig, examples: Sequence[dict]) -> dict[str, Any]:
+    """What a predictions file depends on: the checkpoint's weights, the decoding settings, the
+    clip loader's version and the content of what is decoded (every manifest line and every clip
+    file's bytes, :func:`r1omni.data.manifest.records_fingerprint`), so that the same ids from
+    another data set (SynthEmo's ids do not depend on its seed) are decoded anew."""
+    from r1omni.data.manifest import records_fingerprint
+    from r1omni.data.media import LOADER_VERSION
+
     return {
         "checkpoint": checkpoint_fingerprint(model_dir),
         "max_new_tokens": config.max_new_tokens,
         "num_frames": config.num_frames,
         "sample_rate": config.sample_rate,
+        "loader": LOADER_VERSION,
+        "data": records_fingerprint(examples),
     }
 
 
@@ -293,7 +301,7 @@ def predict_split(
         batch_size=config.batch_size,
         model=name or model_dir.as_posix(),
         modalities=config.modalities,
-        settings=decoding_settings(model_dir, config),
+        settings=decoding_settings(model_dir, config, examples),
         on_mismatch=config.on_mismatch,
         progress=progress,
     )

@@ -7,9 +7,13 @@ projectors and the LM see gradients. Layout::
     DIR/<tower fingerprint>/audio/<sha256 of waveform>.safetensors {"features": (Sa, Da)}
 
 The tower fingerprint hashes the tower-relevant config (vision / audio configs, frame count,
-feature layer, pixel normalisation, sample rate, audio window) and a digest of the tower
-weights (every tensor's name, shape, sum and first 64 values), so a cache built with other
-towers is never read. The clip key hashes the raw content (frames bytes + shape; waveform bytes
+feature layer, pixel normalisation, sample rate, audio window) and every byte of every tower
+tensor (name, shape, dtype, data), so a cache built with other towers, or with these towers
+before any weight changed, is never read. Hashing is remembered only while no tower tensor has
+changed: the memo is keyed on each tensor's storage and version counter, which every in-place
+change (an optimizer step, ``copy_``, ``load_state_dict``, ``w[i] = ...``) bumps. (A change made
+through ``tensor.data`` bypasses the counter; build a new FeatureCache after such surgery.)
+The clip key hashes the raw content (frames bytes + shape; waveform bytes
 + sample rate), not the file name. Files are written atomically (``r1omni.io``).
 """
 
@@ -30,15 +34,27 @@ from r1omni.model.batch import OmniBatch
 from r1omni.model.towers import audio_features, vision_features
 
 
+def _tower_tensors(model) -> list[tuple[str, torch.Tensor]]:
+    return [
+        (f"{i}.{name}", t)
+        for i, part in enumerate((model.vision_tower, model.audio_tower))
+        for name, t in part.state_dict(keep_vars=True).items()
+    ]
+
+
 def tower_fingerprint(model) -> str:
-    """16 hex chars identifying what the towers compute."""
+    """16 hex chars identifying what the towers compute: their config and every byte of their weights."""
     h = hashlib.sha256(json.dumps(model.config.tower_fingerprint_dict(), sort_keys=True, default=str).encode())
-    for part in (model.vision_tower, model.audio_tower):
-        for name, t in part.state_dict().items():
-            flat = t.detach().flatten().float().cpu()
-            h.update(f"{name}{tuple(t.shape)}{t.dtype}{float(flat.sum()):.6e}".encode())
-            h.update(flat[:64].numpy().tobytes())
+    for name, t in _tower_tensors(model):
+        data = t.detach().cpu().contiguous().reshape(-1)
+        h.update(f"{name}{tuple(t.shape)}{t.dtype}".encode())
+        h.update(data.view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def _tower_state(model) -> tuple:
+    """What changes whenever a tower tensor does: each tensor's storage, shape and version counter."""
+    return tuple((name, t.data_ptr(), tuple(t.shape), t._version) for name, t in _tower_tensors(model))
 
 
 def video_key(frames: np.ndarray) -> str:
@@ -64,19 +80,26 @@ class FeatureCache:
         self.directory = Path(directory)
         self.hits = 0
         self.misses = 0
-        self._fingerprints: dict[int, str] = {}
+        self._memo: tuple | None = None  # (tower state, fingerprint) of the last model seen
 
     def _root(self, model) -> Path:
-        if id(model) not in self._fingerprints:
-            self._fingerprints[id(model)] = tower_fingerprint(model)
-        return self.directory / self._fingerprints[id(model)]
+        state = _tower_state(model)
+        if self._memo is None or self._memo[0] != state:
+            self._memo = (state, tower_fingerprint(model))
+        return self.directory / self._memo[1]
 
     def _load(self, path: Path) -> torch.Tensor | None:
         from safetensors.torch import load_file
 
         if not path.is_file():
             return None
-        return load_file(str(path))["features"]
+        try:
+            return load_file(str(path))["features"]
+        except Exception as err:  # noqa: BLE001 - a truncated or foreign file: name it, never guess
+            raise ValueError(
+                f"{path}: unreadable feature-cache entry ({type(err).__name__}: {err}); delete it "
+                f"(or the cache folder {self.directory}) to recompute the features"
+            ) from None
 
     def _store(self, path: Path, features: torch.Tensor) -> None:
         from safetensors.torch import save

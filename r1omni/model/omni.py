@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from r1omni.io import atomic_write_json, read_json
+from r1omni.io import atomic_write_json, read_json, respect_umask
 from r1omni.model.batch import MEDIA_KEYS, OmniBatch, position_ids_from_mask
 from r1omni.model.config import OmniConfig
 from r1omni.model.generate import GenerationResult, generate
@@ -83,6 +83,7 @@ class OmniModel(nn.Module):
         atomic_write_json(directory / CONFIG_NAME, self.config.to_dict())
         tmp = directory / f".{WEIGHTS_NAME}.tmp"
         save_model(self, str(tmp))
+        respect_umask(tmp)  # safetensors writes 0600
         os.replace(tmp, directory / WEIGHTS_NAME)
 
     @classmethod
@@ -100,7 +101,12 @@ class OmniModel(nn.Module):
         with no_init_weights():  # every tensor is overwritten below: skip the random init
             model = cls(config)
         model.lm.tie_weights()
-        missing, unexpected = load_model(model, str(weights), strict=False, device=str(device))
+        try:
+            missing, unexpected = load_model(model, str(weights), strict=False, device=str(device))
+        except Exception as err:  # noqa: BLE001 - SafetensorError / RuntimeError: name the file
+            raise ValueError(
+                f"{weights}: not a readable safetensors file, truncated or corrupt ({type(err).__name__}: {err})"
+            ) from None
         missing = [k for k in missing if k not in model._tied_duplicates()]
         if missing or unexpected:
             raise ValueError(

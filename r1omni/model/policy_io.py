@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from r1omni.io import atomic_replace_dir
+from r1omni.io import atomic_replace_dir, respect_umask
 
 
 def save_policy(directory: str | os.PathLike, model, processor) -> Path:
@@ -23,6 +23,7 @@ def save_policy(directory: str | os.PathLike, model, processor) -> Path:
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
+    respect_umask(tmp, directory=True)  # mkdtemp makes it 0700: a colleague could not read the policy
     try:
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)

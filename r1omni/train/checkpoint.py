@@ -32,7 +32,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from r1omni.io import atomic_replace_dir, atomic_write_bytes, atomic_write_json, atomic_write_text, read_json
+from r1omni.io import (
+    atomic_replace_dir,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    read_json,
+    respect_umask,
+)
 
 MARKER = "COMPLETE"
 MODEL_FILE = "model.safetensors"
@@ -246,6 +253,7 @@ def finalize(
     tmp.mkdir(parents=True, exist_ok=True)
     if model is not None:
         save_model(model, str(tmp / MODEL_FILE))
+        respect_umask(tmp / MODEL_FILE)  # safetensors writes 0600
     if optimizer is not None:
         save_state_dict(tmp, OPTIMIZER_FILE, optimizer.state_dict())
     if scheduler is not None:

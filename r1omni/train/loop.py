@@ -42,13 +42,32 @@ def check_device(device: str, where: str) -> str:
     return device
 
 
+#: What ``accelerate launch`` sets in the environment for a sharded config, and the type it must give.
+SHARDED_LAUNCH = {"ACCELERATE_USE_FSDP": "FSDP", "ACCELERATE_USE_DEEPSPEED": "DEEPSPEED"}
+
+
 def make_accelerator(device: str, bf16: bool, kwargs_handlers: Iterable[Any] = ()) -> Any:
-    """An ``accelerate.Accelerator`` on ``device`` ("cpu" forces the CPU even with a GPU)."""
+    """An ``accelerate.Accelerator`` on ``device`` ("cpu" forces the CPU even with a GPU).
+
+    A run launched with a DeepSpeed or FSDP config that accelerate does not honour raises instead of
+    training unsharded: accelerate 1.15 enables FSDP only on multi-accelerator machines, so on CPU
+    processes an FSDP config quietly becomes plain DDP (``DistributedType.MULTI_CPU``).
+    """
+    import os
+
     from accelerate import Accelerator
 
-    return Accelerator(
+    accelerator = Accelerator(
         cpu=device == "cpu", mixed_precision="bf16" if bf16 else "no", kwargs_handlers=list(kwargs_handlers)
     )
+    for env, wanted in SHARDED_LAUNCH.items():
+        if os.environ.get(env, "false").lower() == "true" and accelerator.distributed_type.name != wanted:
+            raise RuntimeError(
+                f"the accelerate config asks for {wanted} ({env}=true), but accelerate runs this as "
+                f"{accelerator.distributed_type.name} on device={device!r} (sharding needs GPUs); "
+                "use configs/accelerate/multi_cpu_2proc.yaml on CPUs"
+            )
+    return accelerator
 
 
 # ----------------------------------------------------------------------------- data order

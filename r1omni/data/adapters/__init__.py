@@ -32,8 +32,15 @@ def get_adapter(name: str) -> ModuleType:
         raise ValueError(f"unknown data set adapter {name!r}; known: {sorted(ADAPTERS)}") from None
 
 
-def build_manifests(name: str, root: str | os.PathLike, out: str | os.PathLike, *, check_media: bool = False,
-                    skip_missing: bool = False, **options: Any) -> AdapterResult:
+def build_manifests(
+    name: str,
+    root: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    check_media: bool = False,
+    skip_missing: bool = False,
+    **options: Any,
+) -> AdapterResult:
     """Run adapter ``name`` on the downloaded folder ``root``, writing manifests into ``out``.
 
     ``options`` are the fields of the adapter's ``Options`` dataclass (an unknown one raises).

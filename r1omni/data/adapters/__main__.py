@@ -36,18 +36,30 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m r1omni.data.adapters", description=__doc__.splitlines()[0])
     subs = top.add_subparsers(dest="adapter", required=True)
     for name, module in ADAPTERS.items():
-        sub = subs.add_parser(name, help=module.__doc__.splitlines()[0], description=module.__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub = subs.add_parser(
+            name,
+            help=module.__doc__.splitlines()[0],
+            description=module.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         sub.add_argument("--root", required=True, help="the folder you downloaded and unpacked")
         sub.add_argument("--out", required=True, help="where to write the <split>.jsonl manifests")
         sub.add_argument("--check-media", action="store_true", help="decode every clip (slow, thorough)")
-        sub.add_argument("--skip-missing", action="store_true",
-                         help="leave out annotated clips that are not on disk (listed) instead of failing")
+        sub.add_argument(
+            "--skip-missing",
+            action="store_true",
+            help="leave out annotated clips that are not on disk (listed) instead of failing",
+        )
         docs = field_docs(module.Options)
         for field in dataclasses.fields(module.Options):
             kind = _bool if isinstance(field.default, bool) else type(field.default)
-            sub.add_argument(f"--{field.name.replace('_', '-')}", dest=field.name, type=kind, default=field.default,
-                             help=f"{docs.get(field.name, '')} (default: {field.default!r})")
+            sub.add_argument(
+                f"--{field.name.replace('_', '-')}",
+                dest=field.name,
+                type=kind,
+                default=field.default,
+                help=f"{docs.get(field.name, '')} (default: {field.default!r})",
+            )
     return top
 
 

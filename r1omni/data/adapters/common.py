@@ -8,11 +8,12 @@ An adapter turns the folder a user downloaded into manifests in the SynthEmo for
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-from r1omni.data.manifest import validate_manifest, write_manifest
+from r1omni.data.manifest import validate_manifest, write_manifest, write_media_roots
 
 #: Container suffixes an adapter accepts as clips (lower case).
 VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".flv")
@@ -69,13 +70,23 @@ def relative_video(path: Path, out: Path) -> str:
     return Path(os.path.relpath(Path(path).resolve(), Path(out).resolve())).as_posix()
 
 
-def write_splits(out: str | os.PathLike, records: dict[str, list[dict[str, Any]]], *,
-                 labels: str | tuple[str, ...], check_media: bool, skipped: list[str] | None = None,
-                 allow_missing_audio: bool = False) -> AdapterResult:
-    """Write ``out/<split>.jsonl`` for every split (atomic, checked) and, with ``check_media``,
-    decode every clip once through :func:`validate_manifest` (all problems in one error)."""
+def write_splits(
+    out: str | os.PathLike,
+    records: dict[str, list[dict[str, Any]]],
+    *,
+    labels: str | tuple[str, ...],
+    check_media: bool,
+    media_root: str | os.PathLike,
+    skipped: list[str] | None = None,
+    allow_missing_audio: bool = False,
+) -> AdapterResult:
+    """Write ``out/<split>.jsonl`` for every split (atomic, checked), and ``out/media_roots.json``
+    naming ``media_root`` (the data set the user pointed the adapter at) as a folder the manifests'
+    clips may come from; with ``check_media``, decode every clip once through
+    :func:`validate_manifest` (all problems in one error)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    write_media_roots(out, [media_root])
     manifests = {}
     for split, rows in records.items():
         if not rows:
@@ -83,5 +94,6 @@ def write_splits(out: str | os.PathLike, records: dict[str, list[dict[str, Any]]
         manifests[split] = write_manifest(out / f"{split}.jsonl", rows, labels=labels)
     for path in manifests.values():
         validate_manifest(path, check_media=check_media, labels=labels, allow_missing_audio=allow_missing_audio)
-    return AdapterResult(manifests=manifests, counts={s: len(records[s]) for s in manifests},
-                         skipped=list(skipped or []))
+    return AdapterResult(
+        manifests=manifests, counts={s: len(records[s]) for s in manifests}, skipped=list(skipped or [])
+    )

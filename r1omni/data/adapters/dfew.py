@@ -22,8 +22,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from r1omni.data.adapters.common import (AdapterError, AdapterResult, index_videos, relative_video, require_dir,
-                                         write_splits)
+from r1omni.data.adapters.common import (
+    AdapterError,
+    AdapterResult,
+    index_videos,
+    relative_video,
+    require_dir,
+    write_splits,
+)
 from r1omni.data.manifest import make_record
 
 NAME = "dfew"
@@ -57,12 +63,20 @@ def read_split_csv(path: Path) -> list[tuple[str, int, int]]:
             try:
                 rows.append((f"{int(row['video_name']):05d}", int(row["label"]), lineno))
             except (TypeError, ValueError):
-                raise AdapterError(NAME, path, [f"{path}:{lineno}: video_name and label must be integers, got {row}"]) from None
+                raise AdapterError(
+                    NAME, path, [f"{path}:{lineno}: video_name and label must be integers, got {row}"]
+                ) from None
     return rows
 
 
-def build(root: str | os.PathLike, out: str | os.PathLike, options: Options | None = None, *,
-          check_media: bool = False, skip_missing: bool = False) -> AdapterResult:
+def build(
+    root: str | os.PathLike,
+    out: str | os.PathLike,
+    options: Options | None = None,
+    *,
+    check_media: bool = False,
+    skip_missing: bool = False,
+) -> AdapterResult:
     """Write ``out/train.jsonl`` and ``out/test.jsonl`` for ``options.fold``.
 
     Every problem (missing CSV, unknown code, clip not found) is reported at once in one
@@ -92,9 +106,18 @@ def build(root: str | os.PathLike, out: str | os.PathLike, options: Options | No
             if video is None:
                 (skipped if skip_missing else problems).append(f"{where}: clip {name} not found under {clips_root}")
                 continue
-            records[split].append(make_record(
-                id=f"dfew-{name}", video=relative_video(video, Path(out)), label=CODES[code], split=split,
-                source=NAME, fold=options.fold))
+            records[split].append(
+                make_record(
+                    id=f"dfew-{name}",
+                    video=relative_video(video, Path(out)),
+                    label=CODES[code],
+                    split=split,
+                    source=NAME,
+                    fold=options.fold,
+                )
+            )
     if problems:
         raise AdapterError(NAME, root, problems)
-    return write_splits(out, records, labels=LABEL_SET, check_media=check_media, skipped=skipped)
+    return write_splits(
+        out, media_root=root, records=records, labels=LABEL_SET, check_media=check_media, skipped=skipped
+    )

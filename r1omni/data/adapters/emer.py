@@ -33,16 +33,28 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from r1omni.data.adapters.common import (AdapterError, AdapterResult, index_videos, relative_video, require_dir,
-                                         write_splits)
+from r1omni.data.adapters.common import (
+    AdapterError,
+    AdapterResult,
+    index_videos,
+    relative_video,
+    require_dir,
+    write_splits,
+)
 from r1omni.data.manifest import make_record
 from r1omni.settings import ANSWER_CLOSE, ANSWER_OPEN, MAFW_LABELS, THINK_CLOSE, THINK_OPEN
 
 NAME = "emer"
 LABEL_SET = "mafw"
 #: MER2023 / EMER label names -> workbook labels.
-LABELS: dict[str, str] = {"worried": "anxious", "worry": "anxious", "anger": "angry", "happiness": "happy",
-                          "sadness": "sad", "surprised": "surprise"}
+LABELS: dict[str, str] = {
+    "worried": "anxious",
+    "worry": "anxious",
+    "anger": "angry",
+    "happiness": "happy",
+    "sadness": "sad",
+    "surprised": "surprise",
+}
 LABELS.update({label: label for label in MAFW_LABELS})
 NAME_COLUMNS = ("names", "name", "video", "video_name")
 LABEL_COLUMNS = ("emotions", "emotion", "discrete", "label")
@@ -79,8 +91,10 @@ def read_table(path: Path) -> list[tuple[int, dict[str, str]]]:
             raise AdapterError(NAME, path, [f"{path}: expected a JSON list of objects or an object keyed by clip name"])
         return [(i, {str(k).lower(): v for k, v in row.items()}) for i, row in enumerate(data, 1)]
     with path.open(newline="", encoding="utf-8-sig") as fh:
-        return [(line, {str(k).lower().strip(): v for k, v in row.items() if k is not None})
-                for line, row in enumerate(csv.DictReader(fh), 2)]
+        return [
+            (line, {str(k).lower().strip(): v for k, v in row.items() if k is not None})
+            for line, row in enumerate(csv.DictReader(fh), 2)
+        ]
 
 
 def pick(row: dict, columns: tuple[str, ...]) -> str | None:
@@ -110,8 +124,14 @@ def _lookup(path: Path, columns: tuple[str, ...], what: str) -> dict[str, str]:
     return table
 
 
-def build(root: str | os.PathLike, out: str | os.PathLike, options: Options | None = None, *,
-          check_media: bool = False, skip_missing: bool = False) -> AdapterResult:
+def build(
+    root: str | os.PathLike,
+    out: str | os.PathLike,
+    options: Options | None = None,
+    *,
+    check_media: bool = False,
+    skip_missing: bool = False,
+) -> AdapterResult:
     """Write ``out/<split>.jsonl`` (``coldstart`` by default) with one explained record per clip.
 
     Every problem (no label, unknown label, empty explanation, clip not found) is reported at
@@ -129,8 +149,11 @@ def build(root: str | os.PathLike, out: str | os.PathLike, options: Options | No
     if not annotation.is_file():
         raise AdapterError(NAME, root, [f"annotation file {annotation} does not exist"])
     labels = _lookup(root / options.labels_file, LABEL_COLUMNS, "label") if options.labels_file else {}
-    subtitles = _lookup(root / options.subtitles_file, ("english", "subtitle", "subtitles"), "subtitle") \
-        if options.subtitles_file else {}
+    subtitles = (
+        _lookup(root / options.subtitles_file, ("english", "subtitle", "subtitles"), "subtitle")
+        if options.subtitles_file
+        else {}
+    )
     videos = index_videos(require_dir(NAME, root / options.videos_dir))
 
     problems, skipped, rows, seen = [], [], [], set()
@@ -162,14 +185,26 @@ def build(root: str | os.PathLike, out: str | os.PathLike, options: Options | No
             continue
         video = videos.get(stem)
         if video is None:
-            (skipped if skip_missing else problems).append(f"{where}: clip {stem} not found under {root / options.videos_dir}")
+            (skipped if skip_missing else problems).append(
+                f"{where}: clip {stem} not found under {root / options.videos_dir}"
+            )
             continue
         subtitle = pick(row, SUBTITLE_COLUMNS) or subtitles.get(stem, "")
-        rows.append(make_record(id=f"emer-{stem}", video=relative_video(video, Path(out)),
-                                label=LABELS[raw.strip().lower()], split=options.split,
-                                subtitle=re.sub(r"\s+", " ", subtitle).strip(), think=think, source=NAME))
+        rows.append(
+            make_record(
+                id=f"emer-{stem}",
+                video=relative_video(video, Path(out)),
+                label=LABELS[raw.strip().lower()],
+                split=options.split,
+                subtitle=re.sub(r"\s+", " ", subtitle).strip(),
+                think=think,
+                source=NAME,
+            )
+        )
     if problems:
         raise AdapterError(NAME, root, problems)
     if not rows:
         raise AdapterError(NAME, root, [f"{annotation}: no usable rows"])
-    return write_splits(out, {options.split: rows}, labels=LABEL_SET, check_media=check_media, skipped=skipped)
+    return write_splits(
+        out, media_root=root, records={options.split: rows}, labels=LABEL_SET, check_media=check_media, skipped=skipped
+    )

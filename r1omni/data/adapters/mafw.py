@@ -27,8 +27,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from r1omni.data.adapters.common import (AdapterError, AdapterResult, index_videos, relative_video, require_dir,
-                                         write_splits)
+from r1omni.data.adapters.common import (
+    AdapterError,
+    AdapterResult,
+    index_videos,
+    relative_video,
+    require_dir,
+    write_splits,
+)
 from r1omni.data.manifest import make_record
 from r1omni.settings import MAFW_LABELS
 
@@ -36,9 +42,17 @@ NAME = "mafw"
 LABEL_SET = "mafw"
 #: MAFW's own class names -> the workbook's MAFW labels.
 NAMES: dict[str, str] = {
-    "anger": "angry", "disgust": "disgust", "fear": "fear", "happiness": "happy", "neutral": "neutral",
-    "sadness": "sad", "surprise": "surprise", "contempt": "contemptuous", "anxiety": "anxious",
-    "helplessness": "helpless", "disappointment": "disappointed",
+    "anger": "angry",
+    "disgust": "disgust",
+    "fear": "fear",
+    "happiness": "happy",
+    "neutral": "neutral",
+    "sadness": "sad",
+    "surprise": "surprise",
+    "contempt": "contemptuous",
+    "anxiety": "anxious",
+    "helplessness": "helpless",
+    "disappointment": "disappointed",
 }
 NAMES.update({label: label for label in MAFW_LABELS})
 
@@ -85,20 +99,32 @@ def read_single_labels(path: Path) -> tuple[dict[str, dict], list[str]]:
         if stem in entries:
             problems.append(f"{path}:{lineno}: clip {stem} listed twice (first on line {entries[stem]['line']})")
             continue
-        entries[stem] = {"label": NAMES[raw], "line": lineno,
-                         "description_zh": parts[1] if len(parts) >= 3 else "",
-                         "description": parts[-1] if len(parts) >= 2 else ""}
+        entries[stem] = {
+            "label": NAMES[raw],
+            "line": lineno,
+            "description_zh": parts[1] if len(parts) >= 3 else "",
+            "description": parts[-1] if len(parts) >= 2 else "",
+        }
     return entries, problems
 
 
 def read_fold_file(path: Path) -> list[tuple[str, int]]:
     """(clip stem, line) for every non-empty line of a fold file."""
-    return [(Path(line.split()[0]).stem, lineno)
-            for lineno, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1) if line.strip()]
+    return [
+        (Path(line.split()[0]).stem, lineno)
+        for lineno, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1)
+        if line.strip()
+    ]
 
 
-def build(root: str | os.PathLike, out: str | os.PathLike, options: Options | None = None, *,
-          check_media: bool = False, skip_missing: bool = False) -> AdapterResult:
+def build(
+    root: str | os.PathLike,
+    out: str | os.PathLike,
+    options: Options | None = None,
+    *,
+    check_media: bool = False,
+    skip_missing: bool = False,
+) -> AdapterResult:
     """Write ``out/train.jsonl`` and ``out/test.jsonl`` (or ``out/all.jsonl`` with ``fold=0``).
 
     Every problem is reported at once in one :class:`AdapterError`; ``skip_missing`` leaves
@@ -108,7 +134,9 @@ def build(root: str | os.PathLike, out: str | os.PathLike, options: Options | No
     root = require_dir(NAME, Path(root))
     if options.fold not in range(0, 6):
         raise AdapterError(NAME, root, [f"fold must be 0..5, got {options.fold}"])
-    label_path = root / options.label_file if options.label_file else _find_one(NAME, root, "single_label.txt", "label file")
+    label_path = (
+        root / options.label_file if options.label_file else _find_one(NAME, root, "single_label.txt", "label file")
+    )
     entries, problems = read_single_labels(label_path)
     clips_root = require_dir(NAME, root / options.clips_dir)
     videos = index_videos(clips_root)
@@ -119,11 +147,21 @@ def build(root: str | os.PathLike, out: str | os.PathLike, options: Options | No
         folds = (root / options.splits_dir if options.splits_dir else root).rglob(f"set_{options.fold}")
         fold_dirs = sorted(d for d in folds if (d / "train.txt").is_file() and (d / "test.txt").is_file())
         if len(fold_dirs) != 1:
-            raise AdapterError(NAME, root, [f"expected one folder set_{options.fold} with train.txt and test.txt, "
-                                            f"found {[str(d) for d in fold_dirs] or 'none'}"])
-        members = {split: [(stem, line, fold_dirs[0] / f"{split}.txt")
-                           for stem, line in read_fold_file(fold_dirs[0] / f"{split}.txt")]
-                   for split in ("train", "test")}
+            raise AdapterError(
+                NAME,
+                root,
+                [
+                    f"expected one folder set_{options.fold} with train.txt and test.txt, "
+                    f"found {[str(d) for d in fold_dirs] or 'none'}"
+                ],
+            )
+        members = {
+            split: [
+                (stem, line, fold_dirs[0] / f"{split}.txt")
+                for stem, line in read_fold_file(fold_dirs[0] / f"{split}.txt")
+            ]
+            for split in ("train", "test")
+        }
 
     records: dict[str, list[dict]] = {split: [] for split in members}
     skipped = []
@@ -135,16 +173,29 @@ def build(root: str | os.PathLike, out: str | os.PathLike, options: Options | No
                 continue
             video = videos.get(stem)
             if video is None:
-                (skipped if skip_missing else problems).append(f"{source}:{lineno}: clip {stem} not found under {clips_root}")
+                (skipped if skip_missing else problems).append(
+                    f"{source}:{lineno}: clip {stem} not found under {clips_root}"
+                )
                 continue
             think = entry["description"] if options.think_from_description else None
             if options.think_from_description and not think:
                 problems.append(f"{label_path}:{entry['line']}: clip {stem} has no English caption to use as reasoning")
                 continue
-            records[split].append(make_record(
-                id=f"mafw-{stem}", video=relative_video(video, Path(out)), label=entry["label"], split=split,
-                think=think, source=NAME, fold=options.fold, description=entry["description"],
-                description_zh=entry["description_zh"]))
+            records[split].append(
+                make_record(
+                    id=f"mafw-{stem}",
+                    video=relative_video(video, Path(out)),
+                    label=entry["label"],
+                    split=split,
+                    think=think,
+                    source=NAME,
+                    fold=options.fold,
+                    description=entry["description"],
+                    description_zh=entry["description_zh"],
+                )
+            )
     if problems:
         raise AdapterError(NAME, root, problems)
-    return write_splits(out, records, labels=LABEL_SET, check_media=check_media, skipped=skipped)
+    return write_splits(
+        out, media_root=root, records=records, labels=LABEL_SET, check_media=check_media, skipped=skipped
+    )

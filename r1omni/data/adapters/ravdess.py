@@ -69,16 +69,29 @@ def decode_name(stem: str) -> dict:
     if match is None:
         raise ValueError(f"{stem!r} is not a RAVDESS name (expected 7 two-digit fields joined by '-')")
     modality, channel, emotion, intensity, statement, repetition, actor = map(int, match.groups())
-    tables = (("modality", MODALITIES, modality), ("vocal channel", CHANNELS, channel), ("emotion", EMOTIONS, emotion),
-              ("intensity", INTENSITIES, intensity), ("statement", STATEMENTS, statement))
+    tables = (
+        ("modality", MODALITIES, modality),
+        ("vocal channel", CHANNELS, channel),
+        ("emotion", EMOTIONS, emotion),
+        ("intensity", INTENSITIES, intensity),
+        ("statement", STATEMENTS, statement),
+    )
     for field_name, table, code in tables:
         if code not in table:
             raise ValueError(f"{stem!r}: unknown {field_name} code {code:02d} (known: {sorted(table)})")
     if repetition not in (1, 2) or not 1 <= actor <= 24:
         raise ValueError(f"{stem!r}: repetition must be 01-02 and actor 01-24")
-    return {"modality": MODALITIES[modality], "vocal_channel": CHANNELS[channel], "label": EMOTIONS[emotion],
-            "intensity": INTENSITIES[intensity], "statement": statement, "subtitle": STATEMENTS[statement],
-            "repetition": repetition, "actor": actor, "actor_sex": "male" if actor % 2 else "female"}
+    return {
+        "modality": MODALITIES[modality],
+        "vocal_channel": CHANNELS[channel],
+        "label": EMOTIONS[emotion],
+        "intensity": INTENSITIES[intensity],
+        "statement": statement,
+        "subtitle": STATEMENTS[statement],
+        "repetition": repetition,
+        "actor": actor,
+        "actor_sex": "male" if actor % 2 else "female",
+    }
 
 
 def _choices(text: str, allowed, what: str) -> set:
@@ -101,8 +114,14 @@ def _actors(text: str) -> set[int]:
     return actors
 
 
-def build(root: str | os.PathLike, out: str | os.PathLike, options: Options | None = None, *,
-          check_media: bool = False, skip_missing: bool = False) -> AdapterResult:
+def build(
+    root: str | os.PathLike,
+    out: str | os.PathLike,
+    options: Options | None = None,
+    *,
+    check_media: bool = False,
+    skip_missing: bool = False,
+) -> AdapterResult:
     """Write ``out/<split>.jsonl`` with one record per kept clip under ``ROOT/**/Actor_XX/``.
 
     ``skip_missing`` has no effect (the files found are the data set); ``check_media``
@@ -114,8 +133,11 @@ def build(root: str | os.PathLike, out: str | os.PathLike, options: Options | No
     channels = _choices(options.channels, CHANNELS.values(), "channels")
     actors = _actors(options.actors)
     problems, skipped, rows = [], [], []
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")
-                   and re.fullmatch(r"Actor_\d{2}", p.parent.name))
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not p.name.startswith(".") and re.fullmatch(r"Actor_\d{2}", p.parent.name)
+    )
     if not files:
         raise AdapterError(NAME, root, [f"no files in Actor_XX folders under {root}"])
     for path in files:
@@ -127,19 +149,45 @@ def build(root: str | os.PathLike, out: str | os.PathLike, options: Options | No
         if int(path.parent.name[-2:]) != meta["actor"]:
             problems.append(f"{path}: actor {meta['actor']:02d} in the name but folder {path.parent.name}")
             continue
-        keep = (meta["modality"] in modalities and meta["vocal_channel"] in channels and meta["actor"] in actors
-                and path.suffix.lower() == ".mp4")
+        keep = (
+            meta["modality"] in modalities
+            and meta["vocal_channel"] in channels
+            and meta["actor"] in actors
+            and path.suffix.lower() == ".mp4"
+        )
         if not keep:
             skipped.append(f"{path}: {meta['modality']} {meta['vocal_channel']} actor {meta['actor']:02d} not selected")
             continue
         label = meta.pop("label")
         subtitle = meta.pop("subtitle")
-        rows.append(make_record(id=f"ravdess-{path.stem}", video=relative_video(path, Path(out)), label=label,
-                                split=options.split, subtitle=subtitle, source=NAME, meta=meta))
+        rows.append(
+            make_record(
+                id=f"ravdess-{path.stem}",
+                video=relative_video(path, Path(out)),
+                label=label,
+                split=options.split,
+                subtitle=subtitle,
+                source=NAME,
+                meta=meta,
+            )
+        )
     if problems:
         raise AdapterError(NAME, root, problems)
     if not rows:
-        raise AdapterError(NAME, root, [f"no clip matched modalities={options.modalities!r} "
-                                        f"channels={options.channels!r} actors={options.actors!r}"])
-    return write_splits(out, {options.split: rows}, labels=LABEL_SET, check_media=check_media, skipped=skipped,
-                        allow_missing_audio="video-only" in modalities)
+        raise AdapterError(
+            NAME,
+            root,
+            [
+                f"no clip matched modalities={options.modalities!r} "
+                f"channels={options.channels!r} actors={options.actors!r}"
+            ],
+        )
+    return write_splits(
+        out,
+        media_root=root,
+        records={options.split: rows},
+        labels=LABEL_SET,
+        check_media=check_media,
+        skipped=skipped,
+        allow_missing_audio="video-only" in modalities,
+    )

@@ -5,13 +5,24 @@ face with an emotional expression, a synthetic voice with emotional prosody) and
 per split (``train``, ``val``, ``test``, ``ood``, ``conflict``, ``coldstart``). Modules, one
 concept each: ``emotions`` (per-emotion parameter distributions), ``face`` and ``raster``
 (drawing), ``voice`` (speech synthesis), ``cues`` (observable cues and finding them in text),
-``explain`` (cold-start explanations), ``espeak`` (the optional espeak-ng voice), ``subtitles``, ``writer`` (mp4 encoding), ``clip`` (one
-clip), ``build`` (the whole set). The data card is ``data_cards/synthemo.md``.
+``explain`` (cold-start explanations), ``espeak`` (the optional espeak-ng voice), ``subtitles``,
+``writer`` (mp4 encoding), ``clip`` (one clip), ``build`` (the whole set), ``separability`` (how
+well the true cues tell the labels apart). The data card is ``data_cards/synthemo.md``.
 """
 
 from r1omni.data.synth.build import SPLITS, SynthConfig, generate, plan, split_sizes
 from r1omni.data.synth.clip import VOICES, ClipSpec, MediaFormat, make_clip
 from r1omni.data.synth.espeak import EspeakNotFound
 
-__all__ = ["SPLITS", "VOICES", "ClipSpec", "EspeakNotFound", "MediaFormat", "SynthConfig", "generate",
-           "make_clip", "plan", "split_sizes"]
+__all__ = [
+    "SPLITS",
+    "VOICES",
+    "ClipSpec",
+    "EspeakNotFound",
+    "MediaFormat",
+    "SynthConfig",
+    "generate",
+    "make_clip",
+    "plan",
+    "split_sizes",
+]

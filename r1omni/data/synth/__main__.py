@@ -13,18 +13,27 @@ from r1omni.data.synth.clip import VOICES
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m r1omni.data.synth", description=__doc__)
     parser.add_argument("--out", required=True, help="output directory (clips/ and <split>.jsonl)")
-    parser.add_argument("--per-class", type=int, default=DEFAULT_PER_CLASS,
-                        help=f"training clips per label (default {DEFAULT_PER_CLASS})")
+    parser.add_argument(
+        "--per-class",
+        type=int,
+        default=DEFAULT_PER_CLASS,
+        help=f"training clips per label (default {DEFAULT_PER_CLASS})",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the whole set (default 0)")
     parser.add_argument("--labels", choices=SYNTH_LABEL_SETS, default="dfew", help="label set")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    parser.add_argument("--voice", choices=VOICES, default="numpy",
-                        help="numpy (default): synthetic voice; espeak: espeak-ng speaks the subtitle "
-                             "(needs espeak-ng on PATH: apt-get install espeak-ng)")
+    parser.add_argument(
+        "--voice",
+        choices=VOICES,
+        default="numpy",
+        help="numpy (default): synthetic voice; espeak: espeak-ng speaks the subtitle "
+        "(needs espeak-ng on PATH: apt-get install espeak-ng)",
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    paths = generate(args.out, per_class=args.per_class, seed=args.seed, labels=args.labels,
-                     workers=args.workers, voice=args.voice)
+    paths = generate(
+        args.out, per_class=args.per_class, seed=args.seed, labels=args.labels, workers=args.workers, voice=args.voice
+    )
     print(f"wrote {', '.join(str(p) for p in paths.values())} in {time.perf_counter() - start:.1f} s")
 
 

@@ -95,16 +95,31 @@ def plan(config: SynthConfig) -> list[ClipSpec]:
             voice = face
             if split == "conflict":  # cycle the voice through the L - 1 other labels
                 voice = labels[(i % L + 1 + (i // L) % (L - 1)) % L]
-            specs.append(ClipSpec(
-                id=f"{split}_{i:05d}", split=split, face_label=face, voice_label=voice,
-                domain="ood" if split == "ood" else "synth",
-                entropy=(config.seed, _SPLIT_CODE[split], i), explain=split == "coldstart"))
+            specs.append(
+                ClipSpec(
+                    id=f"{split}_{i:05d}",
+                    split=split,
+                    face_label=face,
+                    voice_label=voice,
+                    domain="ood" if split == "ood" else "synth",
+                    entropy=(config.seed, _SPLIT_CODE[split], i),
+                    explain=split == "coldstart",
+                )
+            )
     return specs
 
 
-def generate(out: str | os.PathLike, per_class: int = DEFAULT_PER_CLASS, seed: int = 0,
-             labels: str = "dfew", *, workers: int | None = None, media: MediaFormat | None = None,
-             progress: bool = True, voice: str = "numpy") -> dict[str, Path]:
+def generate(
+    out: str | os.PathLike,
+    per_class: int = DEFAULT_PER_CLASS,
+    seed: int = 0,
+    labels: str = "dfew",
+    *,
+    workers: int | None = None,
+    media: MediaFormat | None = None,
+    progress: bool = True,
+    voice: str = "numpy",
+) -> dict[str, Path]:
     """Write ``out/clips/*.mp4`` and ``out/{split}.jsonl``; return ``{split: manifest path}``.
 
     ``workers``: processes to use (default: all cores); the output does not depend on it.
@@ -122,8 +137,9 @@ def generate(out: str | os.PathLike, per_class: int = DEFAULT_PER_CLASS, seed: i
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     make = partial(make_clip, out_dir=out, fmt=config.media, voice_engine=voice, espeak_path=espeak_path)
-    bar = tqdm(total=len(specs), desc=f"SynthEmo ({config.labels}, {per_class}/class)",
-               unit="clip", disable=not progress)
+    bar = tqdm(
+        total=len(specs), desc=f"SynthEmo ({config.labels}, {per_class}/class)", unit="clip", disable=not progress
+    )
     records = []
     if workers == 1:
         for spec in specs:
@@ -140,7 +156,8 @@ def generate(out: str | os.PathLike, per_class: int = DEFAULT_PER_CLASS, seed: i
     for split in SPLITS:
         paths[split] = atomic_write_jsonl(out / f"{split}.jsonl", [r for r in records if r["split"] == split])
     info = {
-        "config": asdict(config), "sizes": split_sizes(per_class, len(labels_for(config.labels))),
+        "config": asdict(config),
+        "sizes": split_sizes(per_class, len(labels_for(config.labels))),
         "labels": list(labels_for(config.labels)),
     }
     if espeak_path is not None:  # numpy sets keep the key out (byte-identical to older sets)

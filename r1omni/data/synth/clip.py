@@ -59,8 +59,13 @@ class MediaFormat:
 VOICES = ("numpy", "espeak")
 
 
-def make_clip(spec: ClipSpec, out_dir: str | Path, fmt: MediaFormat = MediaFormat(),
-              voice_engine: str = "numpy", espeak_path: str | None = None) -> dict:
+def make_clip(
+    spec: ClipSpec,
+    out_dir: str | Path,
+    fmt: MediaFormat = MediaFormat(),
+    voice_engine: str = "numpy",
+    espeak_path: str | None = None,
+) -> dict:
     """Generate ``out_dir/clips/<id>.mp4`` and return its manifest record.
 
     ``voice_engine``: ``"numpy"`` (``voice.py``) or ``"espeak"`` (espeak-ng says the subtitle,
@@ -84,15 +89,29 @@ def make_clip(spec: ClipSpec, out_dir: str | Path, fmt: MediaFormat = MediaForma
     subtitle = sample_subtitle(rng)
 
     num_frames = int(round(fmt.duration * fmt.fps))
-    frames = render_face(identity, face, onset_start=onset_start, num_frames=num_frames, fps=fmt.fps,
-                         size=fmt.size, motion_phase=motion_phase)
+    frames = render_face(
+        identity,
+        face,
+        onset_start=onset_start,
+        num_frames=num_frames,
+        fps=fmt.fps,
+        size=fmt.size,
+        motion_phase=motion_phase,
+    )
     if voice_engine == "numpy":
         audio, timing = render_voice(speaker, voice, rng, duration=fmt.duration, sample_rate=fmt.sample_rate)
         voice = {**voice, **timing}
     else:  # only the parameters espeak-ng renders can be cues: see espeak.py
         speaker = sample_espeak_speaker(rng, spec.domain)
-        audio, voice = render_espeak(subtitle, speaker, voice, rng, executable=espeak_path or find_espeak(),
-                                     duration=fmt.duration, sample_rate=fmt.sample_rate)
+        audio, voice = render_espeak(
+            subtitle,
+            speaker,
+            voice,
+            rng,
+            executable=espeak_path or find_espeak(),
+            duration=fmt.duration,
+            sample_rate=fmt.sample_rate,
+        )
     video = f"clips/{spec.id}.mp4"
     write_clip(Path(out_dir) / video, frames, audio, fps=fmt.fps, sample_rate=fmt.sample_rate)
 
@@ -107,6 +126,15 @@ def make_clip(spec: ClipSpec, out_dir: str | Path, fmt: MediaFormat = MediaForma
         "appearance": identity,
         "speaker": speaker,
     }
-    return make_record(id=spec.id, video=video, label=spec.face_label, split=spec.split,
-                       subtitle=subtitle, cues=cues, think=think, face_label=spec.face_label,
-                       voice_label=spec.voice_label, domain=spec.domain)
+    return make_record(
+        id=spec.id,
+        video=video,
+        label=spec.face_label,
+        split=spec.split,
+        subtitle=subtitle,
+        cues=cues,
+        think=think,
+        face_label=spec.face_label,
+        voice_label=spec.voice_label,
+        domain=spec.domain,
+    )

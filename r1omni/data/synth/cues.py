@@ -14,8 +14,9 @@ across cues, so a phrase names exactly one cue.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Literal, Mapping
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -46,64 +47,105 @@ def _cue(id, modality, param, op, threshold, *phrases):
 
 #: Every cue, by id. Face parameters are apex values; voice parameters are relative to the
 #: speaker's own baseline (semitones, syllables per second, dB), see ``emotions.py``.
-CUES: dict[str, Cue] = {c.id: c for c in (
-    # --- face -----------------------------------------------------------------------------
-    _cue("raised_brows", "face", "brow_raise", ">", 0.35,
-         "raised eyebrows", "lifted brows", "eyebrows pulled up high"),
-    _cue("lowered_brows", "face", "brow_raise", "<", -0.35,
-         "lowered eyebrows", "furrowed brows", "knitted brows"),
-    _cue("worried_brows", "face", "brow_inner", ">", 0.35,
-         "inner brow corners raised", "slanted worried brows", "brows tilted up in the middle"),
-    _cue("wide_eyes", "face", "eye_open", ">", 0.72,
-         "wide open eyes", "widened eyes", "staring eyes"),
-    _cue("narrowed_eyes", "face", "eye_open", "<", 0.35,
-         "narrowed eyes", "squinting eyes", "half closed eyes"),
-    _cue("smile", "face", "mouth_curve", ">", 0.35,
-         "smile", "upturned mouth corners", "smiling lips"),
-    _cue("frown", "face", "mouth_curve", "<", -0.3,
-         "downturned mouth corners", "frowning mouth", "drooping lips"),
-    _cue("open_mouth", "face", "mouth_open", ">", 0.4,
-         "open mouth", "dropped jaw", "parted lips"),
-    _cue("smirk", "face", "mouth_asym", ">", 0.4,
-         "one sided smirk", "lopsided mouth", "mouth raised on one side"),
-    _cue("wrinkled_nose", "face", "nose_wrinkle", ">", 0.4,
-         "wrinkled nose", "creased nose", "nose scrunched up"),
-    _cue("head_down", "face", "head_pitch", "<", -0.35,
-         "lowered head", "head bowed down", "downcast gaze"),
-    _cue("chin_up", "face", "head_pitch", ">", 0.35,
-         "raised chin", "head tilted back", "chin lifted up"),
-    _cue("nodding", "face", "head_nod", ">", 0.3,
-         "nodding", "repeated nods", "bobbing head"),
-    _cue("head_shake", "face", "head_shake", ">", 0.3,
-         "head shaking", "side to side head movement", "restless head"),
-    _cue("sudden_onset", "face", "onset_dur", "<", 0.25,
-         "sudden change of expression", "abrupt expression onset", "expression that appears at once"),
-    # --- voice ----------------------------------------------------------------------------
-    _cue("high_pitch", "voice", "pitch_shift", ">", 2.5,
-         "high pitch", "raised pitch", "elevated tone"),
-    _cue("low_pitch", "voice", "pitch_shift", "<", -1.5,
-         "low pitch", "deep tone", "lowered pitch"),
-    _cue("wide_pitch_range", "voice", "pitch_range", ">", 6.5,
-         "wide pitch range", "lively melody", "strongly varying pitch"),
-    _cue("flat_pitch", "voice", "pitch_range", "<", 2.5,
-         "flat intonation", "monotone delivery", "little pitch variation"),
-    _cue("fast_speech", "voice", "rate", ">", 5.0,
-         "fast speaking rate", "rapid speech", "hurried delivery"),
-    _cue("slow_speech", "voice", "rate", "<", 3.2,
-         "slow speaking rate", "unhurried speech", "dragging delivery"),
-    _cue("loud_voice", "voice", "loudness", ">", 3.0,
-         "loud volume", "forceful voice", "raised voice"),
-    _cue("soft_voice", "voice", "loudness", "<", -3.0,
-         "soft volume", "quiet voice", "hushed speech"),
-    _cue("trembling_voice", "voice", "jitter", ">", 0.035,
-         "trembling voice", "shaky voice", "quivering tone"),
-    _cue("breathy_voice", "voice", "breathiness", ">", 0.5,
-         "breathy voice", "airy tone", "sighing quality"),
-    _cue("rising_intonation", "voice", "pitch_slope", ">", 3.0,
-         "rising intonation", "pitch rising at the end", "upward inflection"),
-    _cue("falling_intonation", "voice", "pitch_slope", "<", -3.0,
-         "falling intonation", "pitch dropping at the end", "downward inflection"),
-)}
+CUES: dict[str, Cue] = {
+    c.id: c
+    for c in (
+        # --- face -----------------------------------------------------------------------------
+        _cue(
+            "raised_brows",
+            "face",
+            "brow_raise",
+            ">",
+            0.35,
+            "raised eyebrows",
+            "lifted brows",
+            "eyebrows pulled up high",
+        ),
+        _cue("lowered_brows", "face", "brow_raise", "<", -0.35, "lowered eyebrows", "furrowed brows", "knitted brows"),
+        _cue(
+            "worried_brows",
+            "face",
+            "brow_inner",
+            ">",
+            0.35,
+            "inner brow corners raised",
+            "slanted worried brows",
+            "brows tilted up in the middle",
+        ),
+        _cue("wide_eyes", "face", "eye_open", ">", 0.72, "wide open eyes", "widened eyes", "staring eyes"),
+        _cue("narrowed_eyes", "face", "eye_open", "<", 0.35, "narrowed eyes", "squinting eyes", "half closed eyes"),
+        _cue("smile", "face", "mouth_curve", ">", 0.35, "smile", "upturned mouth corners", "smiling lips"),
+        _cue("frown", "face", "mouth_curve", "<", -0.3, "downturned mouth corners", "frowning mouth", "drooping lips"),
+        _cue("open_mouth", "face", "mouth_open", ">", 0.4, "open mouth", "dropped jaw", "parted lips"),
+        _cue("smirk", "face", "mouth_asym", ">", 0.4, "one sided smirk", "lopsided mouth", "mouth raised on one side"),
+        _cue("wrinkled_nose", "face", "nose_wrinkle", ">", 0.4, "wrinkled nose", "creased nose", "nose scrunched up"),
+        _cue("head_down", "face", "head_pitch", "<", -0.35, "lowered head", "head bowed down", "downcast gaze"),
+        _cue("chin_up", "face", "head_pitch", ">", 0.35, "raised chin", "head tilted back", "chin lifted up"),
+        _cue("nodding", "face", "head_nod", ">", 0.3, "nodding", "repeated nods", "bobbing head"),
+        _cue(
+            "head_shake", "face", "head_shake", ">", 0.3, "head shaking", "side to side head movement", "restless head"
+        ),
+        _cue(
+            "sudden_onset",
+            "face",
+            "onset_dur",
+            "<",
+            0.25,
+            "sudden change of expression",
+            "abrupt expression onset",
+            "expression that appears at once",
+        ),
+        # --- voice ----------------------------------------------------------------------------
+        _cue("high_pitch", "voice", "pitch_shift", ">", 2.5, "high pitch", "raised pitch", "elevated tone"),
+        _cue("low_pitch", "voice", "pitch_shift", "<", -1.5, "low pitch", "deep tone", "lowered pitch"),
+        _cue(
+            "wide_pitch_range",
+            "voice",
+            "pitch_range",
+            ">",
+            6.5,
+            "wide pitch range",
+            "lively melody",
+            "strongly varying pitch",
+        ),
+        _cue(
+            "flat_pitch",
+            "voice",
+            "pitch_range",
+            "<",
+            2.5,
+            "flat intonation",
+            "monotone delivery",
+            "little pitch variation",
+        ),
+        _cue("fast_speech", "voice", "rate", ">", 5.0, "fast speaking rate", "rapid speech", "hurried delivery"),
+        _cue("slow_speech", "voice", "rate", "<", 3.2, "slow speaking rate", "unhurried speech", "dragging delivery"),
+        _cue("loud_voice", "voice", "loudness", ">", 3.0, "loud volume", "forceful voice", "raised voice"),
+        _cue("soft_voice", "voice", "loudness", "<", -3.0, "soft volume", "quiet voice", "hushed speech"),
+        _cue("trembling_voice", "voice", "jitter", ">", 0.035, "trembling voice", "shaky voice", "quivering tone"),
+        _cue("breathy_voice", "voice", "breathiness", ">", 0.5, "breathy voice", "airy tone", "sighing quality"),
+        _cue(
+            "rising_intonation",
+            "voice",
+            "pitch_slope",
+            ">",
+            3.0,
+            "rising intonation",
+            "pitch rising at the end",
+            "upward inflection",
+        ),
+        _cue(
+            "falling_intonation",
+            "voice",
+            "pitch_slope",
+            "<",
+            -3.0,
+            "falling intonation",
+            "pitch dropping at the end",
+            "downward inflection",
+        ),
+    )
+}
 
 FACE_CUES: tuple[str, ...] = tuple(k for k, c in CUES.items() if c.modality == "face")
 VOICE_CUES: tuple[str, ...] = tuple(k for k, c in CUES.items() if c.modality == "voice")
@@ -177,8 +219,7 @@ def present_cues(face: Mapping[str, float], voice: Mapping[str, float]) -> list[
         if cue.modality == "voice" and rendered is not None and cue.param not in rendered:
             continue
         if cue.param not in params:
-            raise KeyError(f"cue {cue.id}: {cue.modality} parameter {cue.param!r} missing "
-                           f"(have {sorted(params)})")
+            raise KeyError(f"cue {cue.id}: {cue.modality} parameter {cue.param!r} missing (have {sorted(params)})")
         if cue.is_present(float(params[cue.param])):
             out.append(cue.id)
     return out

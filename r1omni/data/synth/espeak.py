@@ -50,8 +50,17 @@ INSTALL_HINT = "install it with `apt-get install espeak-ng` (Debian/Ubuntu) or `
 #: Voice parameters espeak-ng renders (the only voice cues an espeak clip can show).
 RENDERED: tuple[str, ...] = ("pitch_shift", "pitch_range", "rate", "loudness")
 #: ``-p`` value -> F0 in semitones relative to ``-p 50`` (measured, see the module docstring).
-PITCH_SEMITONES: dict[int, float] = {20: -4.9, 30: -2.94, 40: -1.77, 50: 0.0, 60: 1.74, 70: 3.7,
-                                     80: 5.61, 90: 7.59, 99: 9.37}
+PITCH_SEMITONES: dict[int, float] = {
+    20: -4.9,
+    30: -2.94,
+    40: -1.77,
+    50: 0.0,
+    60: 1.74,
+    70: 3.7,
+    80: 5.61,
+    90: 7.59,
+    99: 9.37,
+}
 PITCH_LIMITS = (20, 99)
 RANGE_LIMITS = (0, 100)
 SPEED_LIMITS = (80, 450)
@@ -60,8 +69,10 @@ DEFAULT_RANGE, DEFAULT_SPEED, DEFAULT_AMPLITUDE = 50, 175, 100
 #: Fixed gain on espeak-ng's output (RMS about 0.095 at ``-a 100``), near the numpy voice's level.
 OUTPUT_GAIN = 0.5
 #: espeak-ng variants per domain: male voices for training, female ones (higher F0) for ood.
-VARIANTS: dict[str, tuple[str, ...]] = {"synth": tuple(f"en-us+m{i}" for i in range(1, 8)),
-                                        "ood": tuple(f"en-us+f{i}" for i in range(1, 6))}
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "synth": tuple(f"en-us+m{i}" for i in range(1, 8)),
+    "ood": tuple(f"en-us+f{i}" for i in range(1, 6)),
+}
 
 
 class EspeakNotFound(RuntimeError):
@@ -72,8 +83,10 @@ def find_espeak() -> str:
     """Path of the espeak-ng executable, or :class:`EspeakNotFound` with how to install it."""
     path = shutil.which(ENGINE)
     if path is None:
-        raise EspeakNotFound(f"SynthEmo voice 'espeak' needs the {ENGINE} executable, which is not on "
-                             f"PATH: {INSTALL_HINT}, or use the default voice 'numpy'")
+        raise EspeakNotFound(
+            f"SynthEmo voice 'espeak' needs the {ENGINE} executable, which is not on "
+            f"PATH: {INSTALL_HINT}, or use the default voice 'numpy'"
+        )
     return path
 
 
@@ -88,8 +101,12 @@ def sample_espeak_speaker(rng: np.random.Generator, domain: str = "synth") -> di
     if domain not in DOMAINS:
         raise ValueError(f"unknown voice domain {domain!r}; expected one of {DOMAINS}")
     variants = VARIANTS[domain]
-    return dict(domain=domain, engine=ENGINE, voice=variants[int(rng.integers(len(variants)))],
-                base_pitch=int(rng.integers(42, 53)))
+    return dict(
+        domain=domain,
+        engine=ENGINE,
+        voice=variants[int(rng.integers(len(variants)))],
+        base_pitch=int(rng.integers(42, 53)),
+    )
 
 
 def _semitones(p: float) -> float:
@@ -127,18 +144,40 @@ def speak(text: str, speaker: dict, controls: dict[str, int], *, executable: str
     if "<" in text or ">" in text or "&" in text:
         raise ValueError(f"subtitle {text!r}: '<', '>' and '&' are not allowed (espeak-ng reads SSML)")
     ssml = f'<speak><prosody range="{controls["range"]}">{text}</prosody></speak>'
-    cmd = [executable, "--stdout", "-m", "-z", "-v", speaker["voice"], "-p", str(controls["pitch"]),
-           "-s", str(controls["speed"]), "-a", str(controls["amplitude"]), ssml]
+    cmd = [
+        executable,
+        "--stdout",
+        "-m",
+        "-z",
+        "-v",
+        speaker["voice"],
+        "-p",
+        str(controls["pitch"]),
+        "-s",
+        str(controls["speed"]),
+        "-a",
+        str(controls["amplitude"]),
+        ssml,
+    ]
     proc = subprocess.run(cmd, capture_output=True)
     if proc.returncode != 0 or not proc.stdout:
-        raise RuntimeError(f"{ENGINE} failed (exit {proc.returncode}) on {text!r}: "
-                           f"{proc.stderr.decode(errors='replace').strip()}")
+        raise RuntimeError(
+            f"{ENGINE} failed (exit {proc.returncode}) on {text!r}: {proc.stderr.decode(errors='replace').strip()}"
+        )
     audio, sr = sf.read(io.BytesIO(proc.stdout), dtype="float32")
     return (audio.mean(axis=1) if audio.ndim == 2 else audio), int(sr)
 
 
-def render_espeak(text: str, speaker: dict, v: dict, rng: np.random.Generator, *, executable: str,
-                  duration: float = 2.0, sample_rate: int = 16_000) -> tuple[np.ndarray, dict]:
+def render_espeak(
+    text: str,
+    speaker: dict,
+    v: dict,
+    rng: np.random.Generator,
+    *,
+    executable: str,
+    duration: float = 2.0,
+    sample_rate: int = 16_000,
+) -> tuple[np.ndarray, dict]:
     """Audio (N,) float32 in [-1, 1] of espeak-ng saying ``text`` with prosody ``v``.
 
     Returns the audio and ``cues["voice"]``: the realised :data:`RENDERED` parameters, the
@@ -152,14 +191,18 @@ def render_espeak(text: str, speaker: dict, v: dict, rng: np.random.Generator, *
     start = int(round(rng.uniform(0.08, 0.22) * sample_rate))
     used = speech[: n - start]
     track = np.zeros(n)
-    track[start:start + len(used)] = OUTPUT_GAIN * used
+    track[start : start + len(used)] = OUTPUT_GAIN * used
     track += NOISE_FLOOR_RMS * rng.standard_normal(n)
     audio = (0.99 * np.tanh(track / 0.99)).astype(np.float32)
     record = {
         **realised_prosody(speaker, controls),
-        "engine": ENGINE, "rendered": list(RENDERED), "espeak": controls, "target": dict(v),
+        "engine": ENGINE,
+        "rendered": list(RENDERED),
+        "espeak": controls,
+        "target": dict(v),
         "speech_start": round(start / sample_rate, 4),
         "speech_end": round((start + len(used)) / sample_rate, 4),
-        "spoken_seconds": round(len(speech) / sample_rate, 4), "cut": len(used) < len(speech),
+        "spoken_seconds": round(len(speech) / sample_rate, 4),
+        "cut": len(used) < len(speech),
     }
     return audio, record

@@ -84,8 +84,10 @@ def explain(label: str, present: list[str], rng: np.random.Generator) -> str:
         raise ValueError(f"explain: unknown cue ids {unknown}; known: {sorted(CUES)}")
     face = [c for c in present if CUES[c].modality == "face"]
     voice = [c for c in present if CUES[c].modality == "voice"]
-    parts = [_modality_sentence(face, FACE_OPENERS, FACE_NONE, rng),
-             _modality_sentence(voice, VOICE_OPENERS, VOICE_NONE, rng)]
+    parts = [
+        _modality_sentence(face, FACE_OPENERS, FACE_NONE, rng),
+        _modality_sentence(voice, VOICE_OPENERS, VOICE_NONE, rng),
+    ]
     if rng.random() < 0.3:
         parts.reverse()
     parts.append(CONCLUSIONS[rng.integers(len(CONCLUSIONS))].format(label=label))
@@ -100,8 +102,7 @@ def reasoning_corpus() -> list[str]:
     superset of DFEW's). Deterministic order.
     """
     corpus: list[str] = []
-    for openers, nones, modality in ((FACE_OPENERS, FACE_NONE, "face"),
-                                     (VOICE_OPENERS, VOICE_NONE, "voice")):
+    for openers, nones, modality in ((FACE_OPENERS, FACE_NONE, "face"), (VOICE_OPENERS, VOICE_NONE, "voice")):
         phrases = [p for c in CUES.values() if c.modality == modality for p in c.phrases]
         for opener in openers:
             for phrase in phrases:

@@ -43,9 +43,15 @@ def sample_identity(rng: np.random.Generator, style: str = "flat") -> dict:
         hair=np.clip(_HAIR[rng.integers(len(_HAIR))] + rng.normal(0, 8, 3), 0, 255).round().tolist(),
         hair_style=int(rng.integers(3)),
         shirt=rng.uniform(30, 220, 3).round().tolist(),
-        bg_top=bg_a.round().tolist(), bg_bottom=bg_b.round().tolist(),
-        offset_x=r(-7, 7), offset_y=r(-5, 6), scale=r(0.85, 1.1), aspect=r(0.74, 0.92),
-        eye_sep=r(0.88, 1.12), mouth_width=r(0.85, 1.15), iris=rng.uniform(20, 110, 3).round().tolist(),
+        bg_top=bg_a.round().tolist(),
+        bg_bottom=bg_b.round().tolist(),
+        offset_x=r(-7, 7),
+        offset_y=r(-5, 6),
+        scale=r(0.85, 1.1),
+        aspect=r(0.74, 0.92),
+        eye_sep=r(0.88, 1.12),
+        mouth_width=r(0.85, 1.15),
+        iris=rng.uniform(20, 110, 3).round().tolist(),
     )
 
 
@@ -66,8 +72,7 @@ def _background(identity: dict, X, Y, size: int) -> np.ndarray:
     return canvas.astype(np.float32)
 
 
-def draw_frame(identity: dict, p: dict, phase: tuple[float, float], background: np.ndarray,
-               size: int) -> np.ndarray:
+def draw_frame(identity: dict, p: dict, phase: tuple[float, float], background: np.ndarray, size: int) -> np.ndarray:
     """One frame (size, size, 3) float32 for face parameters ``p`` at this instant.
 
     ``phase`` = (dx, dy) head displacement in pixels from nodding / shaking. Each part is
@@ -87,8 +92,11 @@ def draw_frame(identity: dict, p: dict, phase: tuple[float, float], background: 
 
     def ellipse(cx, cy, ex, ey, color, pw=2.0, outline=0.0):
         sl = R.box(size, cx - ex, cy - ey, cx + ex, cy + ey)
-        mask = (R.ring(X[sl], Y[sl], cx, cy, ex, ey, outline, pw) if outline
-                else R.ellipse(X[sl], Y[sl], cx, cy, ex, ey, pw))
+        mask = (
+            R.ring(X[sl], Y[sl], cx, cy, ex, ey, outline, pw)
+            if outline
+            else R.ellipse(X[sl], Y[sl], cx, cy, ex, ey, pw)
+        )
         R.paint(canvas[sl], mask, color)
         return sl, mask
 
@@ -97,8 +105,9 @@ def draw_frame(identity: dict, p: dict, phase: tuple[float, float], background: 
         R.paint(canvas[sl], alpha * R.segment(X[sl], Y[sl], x0, y0, x1, y1, width), color)
 
     # body, hair behind the head, neck, head
-    ellipse(size / 2 + phase[0] * 0.3, size + 8 * s, 46 * s, 30 * s,
-            np.float32(250) if sketch else identity["shirt"], power)
+    ellipse(
+        size / 2 + phase[0] * 0.3, size + 8 * s, 46 * s, 30 * s, np.float32(250) if sketch else identity["shirt"], power
+    )
     if identity["hair_style"] == 1:
         ellipse(hx, hy + 0.25 * ry, rx * 1.22, ry * 1.25, hair, power)
     ellipse(hx, hy + 0.9 * ry, 0.35 * rx, 0.5 * ry, skin * 0.92, power)
@@ -129,8 +138,14 @@ def draw_frame(identity: dict, p: dict, phase: tuple[float, float], background: 
         # brows: raised / lowered as a whole, inner corner up (worried) or down (angry V)
         by = eye_y - 0.2 * ry - p["brow_raise"] * 0.13 * ry
         inner_y = by - p["brow_inner"] * 0.11 * ry
-        stroke(hx + side * 0.12 * rx, inner_y, hx + side * 0.6 * rx, by + 0.02 * ry,
-               (0.1 if sketch else 0.085) * ry, _INK if sketch else hair * 0.8)
+        stroke(
+            hx + side * 0.12 * rx,
+            inner_y,
+            hx + side * 0.6 * rx,
+            by + 0.02 * ry,
+            (0.1 if sketch else 0.085) * ry,
+            _INK if sketch else hair * 0.8,
+        )
         # nose wrinkles beside the bridge
         wrinkle = float(np.clip((p["nose_wrinkle"] - 0.15) / 0.5, 0, 1))
         if wrinkle > 0:
@@ -148,16 +163,23 @@ def draw_frame(identity: dict, p: dict, phase: tuple[float, float], background: 
     gap = p["mouth_open"] * 0.38 * ry * np.clip(1 - u * u, 0, 1)
     lips = R.curve(Xs, Ys, hx, my, mw, bend, 1.6 * s, tilt)
     if p["mouth_open"] > 0.08:  # dark opening; the lower lip follows it
-        R.paint(canvas[sl], R.between(Xs, Ys, hx, mw, top, top + gap),
-                _INK if sketch else np.float32([90, 20, 30]))
+        R.paint(canvas[sl], R.between(Xs, Ys, hx, mw, top, top + gap), _INK if sketch else np.float32([90, 20, 30]))
         lower = R.coverage(np.maximum(np.abs(Ys - (top + gap)) - 0.8 * s, np.abs(Xs - hx) - mw))
         lips = np.maximum(lips, lower)
     R.paint(canvas[sl], lips, _INK if sketch else np.float32([150, 60, 60]))
     return canvas
 
 
-def render_face(identity: dict, apex: dict, *, onset_start: float, num_frames: int, fps: float,
-                size: int = 112, motion_phase: float = 0.0) -> np.ndarray:
+def render_face(
+    identity: dict,
+    apex: dict,
+    *,
+    onset_start: float,
+    num_frames: int,
+    fps: float,
+    size: int = 112,
+    motion_phase: float = 0.0,
+) -> np.ndarray:
     """Frames (num_frames, size, size, 3) uint8 of one clip.
 
     ``apex``: face parameters at the expression's apex (``emotions.FACE_PARAMS``);

@@ -55,8 +55,9 @@ def cue_features(records: list[dict], modality: str, source: str = "?") -> tuple
             try:
                 X[i, j] = rec["cues"][part][name]
             except (KeyError, TypeError):
-                raise ValueError(f"{source}: record {rec.get('id')!r} has no cues.{part}.{name} "
-                                 "(not a SynthEmo manifest?)") from None
+                raise ValueError(
+                    f"{source}: record {rec.get('id')!r} has no cues.{part}.{name} (not a SynthEmo manifest?)"
+                ) from None
     return X, np.array([rec["label"] for rec in records])
 
 
@@ -68,8 +69,9 @@ def _fit_score(train: list[dict], test: list[dict], modality: str, src: tuple[st
     return float(np.mean(pred == yte)), float(balanced_accuracy_score(yte, pred))
 
 
-def separability(data_dir: str | os.PathLike, *, train_split: str = "train", eval_split: str = "test",
-                 seed: int = 0) -> pd.DataFrame:
+def separability(
+    data_dir: str | os.PathLike, *, train_split: str = "train", eval_split: str = "test", seed: int = 0
+) -> pd.DataFrame:
     """Accuracy and UAR of the classifier per input: rows visual / audio / both."""
     src = (str(Path(data_dir) / f"{train_split}.jsonl"), str(Path(data_dir) / f"{eval_split}.jsonl"))
     train, test = read_jsonl(src[0]), read_jsonl(src[1])
@@ -80,8 +82,9 @@ def separability(data_dir: str | os.PathLike, *, train_split: str = "train", eva
     return pd.DataFrame(rows)
 
 
-def pair_separability(data_dir: str | os.PathLike, *, train_split: str = "train", eval_split: str = "test",
-                      seed: int = 0) -> pd.DataFrame:
+def pair_separability(
+    data_dir: str | os.PathLike, *, train_split: str = "train", eval_split: str = "test", seed: int = 0
+) -> pd.DataFrame:
     """Two-class accuracy on each designed hard pair, from visual, audio and both inputs."""
     src = (str(Path(data_dir) / f"{train_split}.jsonl"), str(Path(data_dir) / f"{eval_split}.jsonl"))
     train, test = read_jsonl(src[0]), read_jsonl(src[1])
@@ -109,7 +112,9 @@ def to_markdown(df: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m r1omni.data.synth.separability", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m r1omni.data.synth.separability", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("data_dir", help="a SynthEmo directory (with train.jsonl and test.jsonl)")
     parser.add_argument("--train-split", default="train")
     parser.add_argument("--eval-split", default="test")

@@ -9,11 +9,27 @@ from __future__ import annotations
 
 import numpy as np
 
-SUBJECTS = ("The kids", "My neighbours", "Two dogs", "The students", "Our friends", "The old man",
-            "A young woman", "The workers")
+SUBJECTS = (
+    "The kids",
+    "My neighbours",
+    "Two dogs",
+    "The students",
+    "Our friends",
+    "The old man",
+    "A young woman",
+    "The workers",
+)
 VERBS = ("are talking", "are sitting", "are waiting", "were standing", "will meet", "keep walking")
-PLACES = ("by the door", "near the station", "in the kitchen", "at the corner", "on the bus",
-          "after lunch", "behind the school", "next to the window")
+PLACES = (
+    "by the door",
+    "near the station",
+    "in the kitchen",
+    "at the corner",
+    "on the bus",
+    "after lunch",
+    "behind the school",
+    "next to the window",
+)
 
 
 def all_subtitles() -> list[str]:
@@ -27,5 +43,7 @@ def sample_subtitle(rng: np.random.Generator) -> str:
     >>> sample_subtitle(np.random.default_rng(0)) in all_subtitles()
     True
     """
-    return (f"{SUBJECTS[rng.integers(len(SUBJECTS))]} {VERBS[rng.integers(len(VERBS))]} "
-            f"{PLACES[rng.integers(len(PLACES))]}.")
+    return (
+        f"{SUBJECTS[rng.integers(len(SUBJECTS))]} {VERBS[rng.integers(len(VERBS))]} "
+        f"{PLACES[rng.integers(len(PLACES))]}."
+    )

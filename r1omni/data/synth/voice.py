@@ -29,8 +29,11 @@ from scipy.signal import fftconvolve, lfilter
 
 #: Formant frequencies (Hz) of five vowels for an adult tract (formant_scale = 1).
 VOWELS: dict[str, tuple[float, float, float]] = {
-    "a": (730, 1090, 2440), "e": (530, 1840, 2480), "i": (270, 2290, 3010),
-    "o": (570, 840, 2410), "u": (300, 870, 2240),
+    "a": (730, 1090, 2440),
+    "e": (530, 1840, 2480),
+    "i": (270, 2290, 3010),
+    "o": (570, 840, 2410),
+    "u": (300, 870, 2240),
 }
 BANDWIDTHS = (80.0, 100.0, 130.0)
 REFERENCE_RMS = 0.05
@@ -49,10 +52,20 @@ def sample_speaker(rng: np.random.Generator, domain: str = "synth") -> dict:
         raise ValueError(f"unknown voice domain {domain!r}; expected one of {DOMAINS}")
     r = lambda lo, hi: round(float(rng.uniform(lo, hi)), 3)  # noqa: E731
     if domain == "synth":
-        return dict(domain=domain, base_f0=round(float(np.exp(rng.uniform(np.log(95), np.log(220)))), 2),
-                    formant_scale=r(0.88, 1.12), open_quotient=r(0.45, 0.6), consonant_hz=r(2500, 5000))
-    return dict(domain=domain, base_f0=r(240, 330), formant_scale=r(1.22, 1.38),
-                open_quotient=r(0.75, 0.9), consonant_hz=r(3000, 6000))
+        return dict(
+            domain=domain,
+            base_f0=round(float(np.exp(rng.uniform(np.log(95), np.log(220)))), 2),
+            formant_scale=r(0.88, 1.12),
+            open_quotient=r(0.45, 0.6),
+            consonant_hz=r(2500, 5000),
+        )
+    return dict(
+        domain=domain,
+        base_f0=r(240, 330),
+        formant_scale=r(1.22, 1.38),
+        open_quotient=r(0.75, 0.9),
+        consonant_hz=r(3000, 6000),
+    )
 
 
 def _resonator(freq: float, bandwidth: float, sr: int) -> np.ndarray:
@@ -74,8 +87,9 @@ def _smooth(x: np.ndarray, width: int) -> np.ndarray:
     return fftconvolve(x, kernel / kernel.sum(), mode="same")
 
 
-def render_voice(speaker: dict, v: dict, rng: np.random.Generator, *, duration: float = 2.0,
-                 sample_rate: int = 16_000) -> tuple[np.ndarray, dict]:
+def render_voice(
+    speaker: dict, v: dict, rng: np.random.Generator, *, duration: float = 2.0, sample_rate: int = 16_000
+) -> tuple[np.ndarray, dict]:
     """Audio (N,) float32 in [-1, 1] for prosody ``v`` (``emotions.VOICE_PARAMS``).
 
     Returns the audio and the realised timing ``{"speech_start", "speech_end", "syllables"}``.
@@ -114,14 +128,14 @@ def render_voice(speaker: dict, v: dict, rng: np.random.Generator, *, duration: 
         cons = int(min(0.3 * (b_idx - a_idx), 0.035 * sr)) if rng.random() < 0.6 else 0
         if cons > 8:
             burst = lfilter([1.0], _resonator(speaker["consonant_hz"], 1500.0, sr), rng.standard_normal(cons))
-            speech[a_idx:a_idx + cons] += 0.02 * burst * np.hanning(cons)
+            speech[a_idx : a_idx + cons] += 0.02 * burst * np.hanning(cons)
         seg = slice(a_idx + cons, b_idx)
         num, den = _vowel_filter(vowels[rng.integers(len(vowels))], speaker["formant_scale"], sr)
         voiced = lfilter(num, den, source[seg])
         speech[seg] += voiced * np.hanning(len(voiced)) * rng.uniform(0.7, 1.0)
 
-    active = speech[int(t0 * sr):int(t1 * sr)]
-    speech *= REFERENCE_RMS / (np.sqrt(np.mean(active ** 2)) + 1e-9) * 10 ** (v["loudness"] / 20)
+    active = speech[int(t0 * sr) : int(t1 * sr)]
+    speech *= REFERENCE_RMS / (np.sqrt(np.mean(active**2)) + 1e-9) * 10 ** (v["loudness"] / 20)
     speech += NOISE_FLOOR_RMS * rng.standard_normal(n)
     audio = (0.99 * np.tanh(speech / 0.99)).astype(np.float32)
     return audio, {"speech_start": round(float(t0), 4), "speech_end": round(float(t1), 4), "syllables": n_syl}

@@ -5,8 +5,8 @@ Encoding is deterministic: single-threaded libx264 and FFmpeg's native AAC encod
 same frames and samples give the same bytes. Frames are converted to yuv420p here (BT.601
 limited range, 2x2 chroma averaging) into zero-filled planes: with FFmpeg's own conversion the
 row padding of the chroma planes (56 used bytes in a 64-byte row at 112 px) is uninitialised
-memory, and libx264's lookahead reads it, so the bitstream varied from run to run. The file is written to a temporary sibling and
-moved into place, so a reader never sees half a clip.
+memory, and libx264's lookahead reads it, so the bitstream varied from run to run. The file is
+written to a temporary sibling and moved into place, so a reader never sees half a clip.
 """
 
 from __future__ import annotations
@@ -25,8 +25,13 @@ VIDEO_CODEC = "libx264"
 #: libx264 options: constant quality, one thread, no B-frames, and no lookahead (rate-control
 #: lookahead, macroblock tree, scene-cut detection): at 112 px the lookahead made the
 #: bitstream vary from run to run even single-threaded.
-X264_OPTIONS = {"crf": "18", "preset": "veryfast", "threads": "1", "bframes": "0",
-                "x264-params": "threads=1:sliced-threads=0:rc-lookahead=0:mbtree=0:scenecut=0"}
+X264_OPTIONS = {
+    "crf": "18",
+    "preset": "veryfast",
+    "threads": "1",
+    "bframes": "0",
+    "x264-params": "threads=1:sliced-threads=0:rc-lookahead=0:mbtree=0:scenecut=0",
+}
 AUDIO_BITRATE = 48_000
 #: FFmpeg's AAC encoder: the "fast" coder is 2-3x cheaper than the default two-loop search.
 AAC_OPTIONS = {"aac_coder": "fast"}
@@ -34,8 +39,9 @@ AAC_OPTIONS = {"aac_coder": "fast"}
 AAC_FRAME = 1024
 
 
-def write_clip(path: str | os.PathLike, frames: np.ndarray, audio: np.ndarray, *, fps: int,
-               sample_rate: int = 16_000) -> Path:
+def write_clip(
+    path: str | os.PathLike, frames: np.ndarray, audio: np.ndarray, *, fps: int, sample_rate: int = 16_000
+) -> Path:
     """Encode ``frames`` (T, H, W, 3) uint8 and mono ``audio`` (N,) float32 in [-1, 1] to ``path``.
 
     H and W must be even (yuv420p). Raises ValueError naming ``path`` on bad shapes or dtypes.
@@ -57,9 +63,9 @@ def write_clip(path: str | os.PathLike, frames: np.ndarray, audio: np.ndarray, *
 
 
 #: BT.601 limited-range RGB -> YCbCr matrix (rows Y, U, V) and offsets.
-_YUV_MATRIX = np.array([[65.481, 128.553, 24.966],
-                        [-37.797, -74.203, 112.0],
-                        [112.0, -93.786, -18.214]], np.float32) / 255
+_YUV_MATRIX = (
+    np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]], np.float32) / 255
+)
 _YUV_OFFSET = np.array([16, 128, 128], np.float32)
 
 
@@ -92,7 +98,7 @@ def yuv420p_frame(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> av.VideoFrame:
     frame = av.VideoFrame(y.shape[1], y.shape[0], "yuv420p")
     for plane, data in zip(frame.planes, (y, u, v)):
         rows = np.zeros((plane.height, plane.line_size), np.uint8)
-        rows[:, :plane.width] = data
+        rows[:, : plane.width] = data
         plane.update(rows)
     return frame
 
@@ -116,7 +122,7 @@ def _encode(container, frames: np.ndarray, audio: np.ndarray, fps: int, sample_r
     container.mux(vstream.encode(None))
 
     for start in range(0, len(audio), AAC_FRAME):
-        chunk = audio[start:start + AAC_FRAME][None, :]
+        chunk = audio[start : start + AAC_FRAME][None, :]
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="flt", layout="mono")
         frame.sample_rate = sample_rate
         frame.pts = start
