@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from r1omni import evaluate as ev
@@ -338,3 +340,61 @@ def test_run_report_from_metrics_files(tmp_path):
     assert "| rlvr | this run (SynthEmo) | 50.0 | 25.0 | 50.0 | 25.0 | — |" in text
     assert "| paper: R1-Omni (RLVR) | paper (real data, reference only) | — | — | — | — | 65.8 | 56.3 |" in text
     assert "RLVR reading." in text and "04_modality_attribution has not run" in text
+
+
+# ----------------------------------------------------------------------------- pass@k
+@given(st.integers(1, 9).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n), st.integers(1, n))))
+def test_pass_at_k_equals_brute_force_enumeration(nck):
+    """pass@k = the share of the C(n, k) subsets of the n samples that hold at least one right one."""
+    import itertools
+
+    n, c, k = nck
+    samples = [1] * c + [0] * (n - c)
+    subsets = list(itertools.combinations(range(n), k))
+    brute = sum(any(samples[i] for i in s) for s in subsets) / len(subsets)
+    assert ev.pass_at_k(n, c, k) == pytest.approx(brute, abs=1e-12)
+
+
+def test_pass_at_k_bounds_and_ks():
+    with pytest.raises(ValueError, match="0 <= c <= n"):
+        ev.pass_at_k(4, 5, 1)
+    with pytest.raises(ValueError, match="1 <= k <= n"):
+        ev.pass_at_k(4, 1, 5)
+    assert ev.pass_at_k_ks(16) == [1, 2, 4, 8, 16] and ev.pass_at_k_ks(1) == [1]
+
+
+def _sampled(correct_per_clip, n):
+    return [
+        {"id": f"c{i}#{j}", "clip_id": f"c{i}", "rewards": {"accuracy": float(j < c)}}
+        for i, c in enumerate(correct_per_clip)
+        for j in range(n)
+    ]
+
+
+def test_pass_at_k_summary_and_the_sharpening_reading():
+    cold = ev.pass_at_k_summary(_sampled([1, 1, 0, 0] * 10, 4), n_boot=200)
+    assert cold["n"] == 4 and cold["clips"] == 40
+    assert cold["pass_at_k"]["1"] == pytest.approx(0.5 * 0.25) and cold["pass_at_k"]["4"] == pytest.approx(0.5)
+    sharpened = ev.pass_at_k_summary(_sampled([4, 4, 0, 0] * 10, 4), n_boot=200)  # same clips solved, every time
+    text = ev.pass_at_k_reading({"cold_start": {"test": cold}, "rlvr": {"test": sharpened}}, splits=["test"])
+    assert "raised pass@1 only, with pass@n level: sharpening" in text
+    wider = ev.pass_at_k_summary(_sampled([4, 4, 4, 0] * 10, 4), n_boot=200)  # a clip it never solved, now solved
+    text = ev.pass_at_k_reading({"cold_start": {"test": cold}, "rlvr": {"test": wider}}, splits=["test"])
+    assert "new capability" in text
+    with pytest.raises(ValueError, match="same number of samples"):
+        ev.pass_at_k_summary(_sampled([1], 2) + [{"id": "c9#0", "clip_id": "c9", "rewards": {"accuracy": 1.0}}])
+
+
+def test_sampling_is_seeded_resumable_and_keyed(tiny, tmp_path):
+    root, manifest, model, processor = tiny
+    cfg = ev.EvalConfig(batch_size=3, max_new_tokens=5, n_boot=10)
+    out = tmp_path / "samples.jsonl"
+    rows = ev.sample_split(root / "model", manifest, out, cfg, num_samples=3, model=model, processor=processor)
+    assert len(rows) == 12 and {r["clip_id"] for r in rows} == {"c0", "c1", "c2", "c3"}
+    assert len({r["completion"] for r in rows if r["clip_id"] == "c0"}) > 1  # sampled, not greedy
+    again = ev.sample_split(
+        root / "model", manifest, tmp_path / "again.jsonl", cfg, num_samples=3, model=model, processor=processor
+    )
+    assert [r["completion"] for r in again] == [r["completion"] for r in rows]  # seeded
+    summary = ev.pass_at_k_summary(rows)
+    assert summary["n"] == 3 and set(summary["pass_at_k"]) == {"1", "2", "3"}

@@ -16,7 +16,8 @@ killed resumes where it stopped (ids already in the file are skipped).
 Modules: ``metrics`` (WAR, UAR, confusion, bootstrap, :func:`summarize_predictions`), ``decode``
 (greedy, batched, resumable predictions: :func:`evaluate_split`, :func:`evaluate_models`, and the
 quick :func:`preview_generations` of the training notebooks), ``paper`` (the paper's table with
-its reference rows, its reading, the mean ± std table over seeds, Markdown for the README).
+its reference rows, its reading, the mean ± std table over seeds, Markdown for the README),
+``sampling`` (pass@k from ``n`` sampled completions per clip: sharpening vs new capability).
 Everything public is re-exported here. ``python -m r1omni.evaluate runs/<id> [more runs]`` prints
 the tables.
 """
@@ -42,6 +43,7 @@ from r1omni.evaluate.metrics import (
     UNPARSEABLE,
     bootstrap_ci,
     confusion_matrix,
+    pass_at_k,
     per_class_recall,
     summarize_predictions,
     uar,
@@ -61,8 +63,23 @@ from r1omni.evaluate.paper import (
     seed_table,
     seeds_report,
 )
+from r1omni.evaluate.sampling import (
+    paired_difference_ci,
+    pass_at_k_ks,
+    pass_at_k_reading,
+    pass_at_k_summary,
+    sample_models,
+    sample_split,
+)
 
 __all__ = [
+    "pass_at_k",
+    "pass_at_k_ks",
+    "pass_at_k_reading",
+    "pass_at_k_summary",
+    "paired_difference_ci",
+    "sample_models",
+    "sample_split",
     "OTHER",
     "PAPER_DATASETS",
     "PAPER_RESULTS",

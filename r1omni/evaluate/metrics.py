@@ -14,6 +14,24 @@ UNPARSEABLE = "(unparseable)"
 OTHER = "(other)"
 
 
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased pass@k of one problem from ``n`` samples of which ``c`` are correct (Chen et al. 2021):
+
+        pass@k = 1 - C(n - c, k) / C(n, k)
+
+    the probability that at least one of ``k`` samples drawn without replacement from the ``n`` is
+    correct; computed as ``1 - prod_{i = n - c + 1}^{n} (1 - k / i)`` (no huge binomials).
+
+    >>> pass_at_k(8, 0, 4), pass_at_k(8, 8, 1), round(pass_at_k(8, 2, 1), 4), round(pass_at_k(4, 1, 2), 4)
+    (0.0, 1.0, 0.25, 0.5)
+    """
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"pass_at_k needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    if n - c < k:
+        return 1.0
+    return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
 def _check_pair(y_true: Sequence, y_pred: Sequence) -> tuple[list, list]:
     y_true, y_pred = list(y_true), list(y_pred)
     if len(y_true) != len(y_pred):
