@@ -16,7 +16,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: venv install lint test unit smoke workbook sweep lab bench clean-venv
+.PHONY: venv install lint test unit smoke workbook sweep lab kernel bench clean-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,8 +49,22 @@ workbook: $(STAMP)
 sweep: $(STAMP)
 	$(PY) -m r1omni.sweep $(SPEC)
 
-lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+# JupyterLab on the repository (README, data cards and runs/<id>/notebooks/ reachable), opened on
+# notebooks/, with the "Python (r1omni)" kernel the notebooks ask for. On a remote or container host:
+#   make lab LAB_ARGS="--no-browser --ip 0.0.0.0 --port 8888"   (add --allow-root as root)
+LAB_ARGS ?=
+KERNEL_SPEC := $(VENV)/share/jupyter/kernels/r1omni/kernel.json
+
+$(KERNEL_SPEC): $(STAMP)
+	$(PY) -m ipykernel install --sys-prefix --name r1omni --display-name "Python (r1omni)"
+
+lab: $(KERNEL_SPEC)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
+
+# Register "Python (r1omni)" for this user, so JupyterLab or VS Code started from any other
+# environment runs the notebooks in this venv.
+kernel: $(KERNEL_SPEC)
+	$(PY) -m ipykernel install --user --name r1omni --display-name "Python (r1omni)"
 
 bench: $(STAMP)
 	OMP_NUM_THREADS=2 $(PY) benchmarks/bench_model.py

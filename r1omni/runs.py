@@ -12,7 +12,8 @@ that keeps one writer per run.
       <stage>/config.json, metrics.json          each stage's own records (:func:`record_stage`)
       <stage>/stage.json                         what the stage consumed and made, by content hash
       00_data_prep/synthemo_smoke/               the smoke-sized data set (smoke runs only)
-      01_cold_start_sft/{base_model,model,label_sft_model}/, 02_rlvr_grpo/model/   policies (MODEL_DIRS)
+      01_base_model/model/, 02_cold_start_sft/{model,label_sft_model}/, 03_rlvr_grpo/model/   policies
+                                                 (MODEL_DIRS)
 """
 
 from __future__ import annotations
@@ -31,18 +32,19 @@ from r1omni.settings import MODEL_PRESETS
 RUNS_DIR_ENV = "R1OMNI_RUNS_DIR"
 
 DATA_STAGE = "00_data_prep"
-SFT_STAGE = "01_cold_start_sft"
-GRPO_STAGE = "02_rlvr_grpo"
-EVAL_STAGE = "03_evaluation"
-ATTRIBUTION_STAGE = "04_modality_attribution"
-REPORT_STAGE = "05_sweep_report"
+BASE_STAGE = "01_base_model"
+SFT_STAGE = "02_cold_start_sft"
+GRPO_STAGE = "03_rlvr_grpo"
+EVAL_STAGE = "04_evaluation"
+ATTRIBUTION_STAGE = "05_modality_attribution"
+REPORT_STAGE = "06_sweep_report"
 #: The workbook's chain, in order: notebook ``notebooks/<stage>.ipynb`` writes ``runs/<run_id>/<stage>/``.
-CHAIN: tuple[str, ...] = (DATA_STAGE, SFT_STAGE, GRPO_STAGE, EVAL_STAGE, ATTRIBUTION_STAGE, REPORT_STAGE)
+CHAIN: tuple[str, ...] = (DATA_STAGE, BASE_STAGE, SFT_STAGE, GRPO_STAGE, EVAL_STAGE, ATTRIBUTION_STAGE, REPORT_STAGE)
 
 #: Every policy a run makes: name -> (stage, folder inside the stage). Evaluation compares them;
 #: RLVR starts from one of :data:`INIT_FROM`.
 MODEL_DIRS: dict[str, tuple[str, str]] = {
-    "base": (SFT_STAGE, "base_model"),
+    "base": (BASE_STAGE, "model"),
     "cold_start": (SFT_STAGE, "model"),
     "label_sft": (SFT_STAGE, "label_sft_model"),
     "rlvr": (GRPO_STAGE, "model"),
@@ -61,10 +63,11 @@ def repo_root() -> Path:
 
 
 def runs_root(root: str | os.PathLike | None = None) -> Path:
-    """The directory that holds every run: ``root``, else ``$R1OMNI_RUNS_DIR``, else ``./runs``."""
-    if root is not None:
-        return Path(root)
-    return Path(os.environ.get(RUNS_DIR_ENV, "runs"))
+    """The absolute directory that holds every run: ``root``, else ``$R1OMNI_RUNS_DIR``, else
+    ``runs``; a relative path starts at the repository root, as ``data_dir`` does, so a notebook
+    opened in JupyterLab (working directory ``notebooks/``) finds the runs ``make workbook`` made."""
+    path = Path(root if root is not None else os.environ.get(RUNS_DIR_ENV, "runs")).expanduser()
+    return path if path.is_absolute() else (repo_root() / path).resolve()
 
 
 def check_run_id(run_id: str) -> str:

@@ -3,7 +3,7 @@
 A spec (YAML) names the chain, the fixed parameters, and the points to run::
 
     name: small                  # runs/<name>/ holds the sweep table and its report
-    notebooks: [00_data_prep, 01_cold_start_sft, 02_rlvr_grpo, 03_evaluation]
+    notebooks: [00_data_prep, 01_base_model, 02_cold_start_sft, 03_rlvr_grpo, 04_evaluation]
     parameters: {smoke: true}    # the same for every point
     points:                      # optional explicit list ...
       - {reward_weights: "1,1"}
@@ -13,7 +13,7 @@ A spec (YAML) names the chain, the fixed parameters, and the points to run::
       seed: [0, 1]
     jobs: 1                      # chains at once (--jobs overrides)
     gpus: [0, 1]                 # optional: each running chain holds one GPU (CUDA_VISIBLE_DEVICES)
-    report: true                 # run 05_sweep_report on the table at the end
+    report: true                 # run 06_sweep_report on the table at the end
     table: runs/small/sweep      # optional; .csv and .parquet are added
 
 Each point runs the chain with :func:`r1omni.workbook.run_chain` into ``runs/<run_id>/``
@@ -45,6 +45,7 @@ import yaml
 
 from r1omni.io import atomic_write_bytes, atomic_write_text, read_json
 from r1omni.runs import CHAIN, REPORT_STAGE
+from r1omni.runs import runs_root as resolve_runs_root
 from r1omni.workbook import (
     NOTEBOOKS_DIR,
     STATUS_FILE,
@@ -79,7 +80,7 @@ class SweepSpec:
     """GPU ids to share among the chains: each running chain holds one (``CUDA_VISIBLE_DEVICES``);
     empty = leave the environment alone. With gpus, ``jobs`` defaults to their number."""
     report: bool = True
-    """Run notebook 05_sweep_report on the table into ``runs/<name>/`` at the end."""
+    """Run notebook 06_sweep_report on the table into ``runs/<name>/`` at the end."""
     table: str | None = None
     """Table path without suffix (default ``<runs_root>/<name>/sweep``)."""
     notebooks_dir: str = str(NOTEBOOKS_DIR)
@@ -217,7 +218,14 @@ def _run_point(
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu  # inherited by the notebooks' kernels
     try:
-        return run_chain(run_id, params, notebooks, runs_root, notebooks_dir=notebooks_dir, progress_bar=False)
+        return run_chain(
+            run_id,
+            params,
+            notebooks,
+            runs_root,
+            notebooks_dir=notebooks_dir,
+            echo=lambda line: print(f"{run_id} {line}", flush=True),
+        )
     except Exception as err:  # noqa: BLE001 - isolated per run, recorded below
         return ChainResult(
             run_id,
@@ -233,8 +241,8 @@ def _run_point(
 def flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
     """Nested dicts -> one level with dotted keys; lists become JSON strings.
 
-    >>> flatten({"03_evaluation": {"test": {"uar": 0.5}, "per_class": [1, 2]}}, "metrics")
-    {'metrics.03_evaluation.test.uar': 0.5, 'metrics.03_evaluation.per_class': '[1, 2]'}
+    >>> flatten({"04_evaluation": {"test": {"uar": 0.5}, "per_class": [1, 2]}}, "metrics")
+    {'metrics.04_evaluation.test.uar': 0.5, 'metrics.04_evaluation.per_class': '[1, 2]'}
     """
     if isinstance(obj, dict):
         out: dict[str, Any] = {}
@@ -255,7 +263,7 @@ def collect_table(run_ids: list[str] | None = None, runs_root: str | Path = "run
     """
     import pandas as pd
 
-    root = Path(runs_root)
+    root = resolve_runs_root(runs_root)
     if run_ids is None:
         run_ids = []
         for path in sorted(root.glob("*/metrics.json")):
@@ -297,7 +305,7 @@ def write_table(table, base: str | Path) -> tuple[Path, Path]:
 
 def table_base(spec: SweepSpec, runs_root: str | Path) -> Path:
     """``spec.table`` or ``<runs_root>/<name>/sweep`` (no suffix)."""
-    return Path(spec.table) if spec.table else Path(runs_root) / spec.name / "sweep"
+    return Path(spec.table) if spec.table else resolve_runs_root(runs_root) / spec.name / "sweep"
 
 
 def load_table(sweep_table: str = "", sweep_spec: str = "", runs_root: str | Path = "runs"):
@@ -342,7 +350,7 @@ def run_sweep(
     if ``spec.report``, execute the report notebook on it into ``runs/<name>/``."""
     from tqdm.auto import tqdm
 
-    runs_root = Path(runs_root).resolve()
+    runs_root = resolve_runs_root(runs_root)
     points = plan_sweep(spec)
     jobs = max(1, jobs or (len(spec.gpus) if spec.gpus and spec.jobs == 1 else spec.jobs))
     if spec.gpus and jobs > len(spec.gpus):
@@ -413,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             spec.gpus = [g.strip() for g in args.gpus.split(",") if g.strip()]
         if args.dry_run:
             for p in plan_sweep(spec):
-                done = "complete" if run_is_complete(Path(args.runs_root) / p.run_id) else "todo"
+                done = "complete" if run_is_complete(resolve_runs_root(args.runs_root) / p.run_id) else "todo"
                 print(f"{p.run_id}\t{done}\t{json.dumps(p.params, sort_keys=True)}")
             return 0
         result = run_sweep(spec, args.runs_root, args.jobs)

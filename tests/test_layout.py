@@ -3,7 +3,7 @@
 Floors (a module may import its own package and anything on a lower floor; the two trainers on
 floor 5 never import each other):
 
-    0 settings, io, runs   1 data   2 model   3 rewards   4 train   5 sft | grpo
+    0 settings, io, progress, runs   1 data   2 model   3 rewards   4 train   5 sft | grpo
     6 evaluate   7 attribution   8 viz   9 workbook   10 sweep
 
 Every ``import`` counts, those inside functions too. ``python -m pytest tests/test_layout.py -q``
@@ -22,6 +22,7 @@ FLOORS: dict[str, int] = {
     "r1omni": 0,
     "settings": 0,
     "io": 0,
+    "progress": 0,
     "runs": 0,
     "data": 1,
     "model": 2,

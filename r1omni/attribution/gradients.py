@@ -10,6 +10,7 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
+from r1omni.progress import progress_bar
 from r1omni.settings import ANSWER_CLOSE, ANSWER_OPEN
 
 #: Token groups of the gradient attribution, in display order.
@@ -222,13 +223,11 @@ def gradient_attribution(
     progress: bool = True,
 ) -> dict:
     """:func:`clip_attribution` over manifest records; returns :func:`gradient_summary`."""
-    from tqdm.auto import tqdm
-
     from r1omni.data.media import load_clip
     from r1omni.settings import NUM_FRAMES
 
     per_clip = []
-    for ex in tqdm(examples, desc=f"attribution ({method})", disable=not progress):
+    for ex in progress_bar(examples, desc=f"attribution ({method})", disable=not progress):
         clip = load_clip(ex["video_path"], num_frames=num_frames or NUM_FRAMES)
         row = clip_attribution(
             model, processor, clip, method=method, steps=steps, max_new_tokens=max_new_tokens, modalities=modalities

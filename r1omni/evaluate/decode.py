@@ -14,6 +14,7 @@ import numpy as np
 
 from r1omni.evaluate.metrics import summarize_predictions
 from r1omni.io import file_digest
+from r1omni.progress import progress_bar
 from r1omni.settings import NUM_FRAMES, SAMPLE_RATE
 
 
@@ -205,8 +206,6 @@ def predict(
     mixed in: with ``on_mismatch="restart"`` the file is discarded with a warning, with
     "error" a ValueError says so. Returns the records of ``examples`` in their order.
     """
-    from tqdm.auto import tqdm
-
     if on_mismatch not in ("restart", "error"):
         raise ValueError(f"on_mismatch must be 'restart' or 'error', got {on_mismatch!r}")
     out_path = Path(out_path)
@@ -231,7 +230,7 @@ def predict(
         raise ValueError("duplicate ids in the examples to evaluate")
     todo = [e for e in examples if e["id"] not in done]
     batches = [todo[i : i + batch_size] for i in range(0, len(todo), batch_size)]
-    for batch in tqdm(batches, desc=f"decode {model} [{modalities}]", disable=not progress):
+    for batch in progress_bar(batches, desc=f"decode {model} [{modalities}]", disable=not progress):
         outputs = generate_fn(batch)
         if len(outputs) != len(batch):
             raise RuntimeError(f"generate_fn returned {len(outputs)} outputs for {len(batch)} examples")

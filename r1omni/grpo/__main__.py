@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", default="r1omni", help=f"preset when --config is not given, one of {sorted(PRESETS)}")
     p.add_argument("--policy", required=True, help="saved policy dir or omni preset name")
     p.add_argument("--data", required=True, help="manifest .jsonl or data dir")
-    p.add_argument("--output", required=True, help="output dir (e.g. runs/<run_id>/02_rlvr_grpo)")
+    p.add_argument("--output", required=True, help="output dir (e.g. runs/<run_id>/03_rlvr_grpo)")
     args = p.parse_args(argv)
     try:
         config = GRPOConfig.from_dict(read_json(args.config)) if args.config else GRPOConfig.from_preset(args.preset)

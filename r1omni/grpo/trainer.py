@@ -43,6 +43,7 @@ from r1omni.grpo.loss import group_advantages, per_token_logps, policy_loss_and_
 from r1omni.grpo.metrics import sample_rows, step_metrics, warn_if_truncating
 from r1omni.grpo.policy import Rollout, load_policy_adapter
 from r1omni.io import atomic_write_json
+from r1omni.progress import progress_bar
 from r1omni.rewards import get_reward_funcs, reward_name
 from r1omni.train.checkpoint import load_distributed, save_distributed
 from r1omni.train.loop import (
@@ -146,7 +147,6 @@ def train_grpo(
     """
     from accelerate import DistributedDataParallelKwargs
     from accelerate.utils import DistributedType, gather_object, set_seed
-    from tqdm.auto import tqdm
 
     t_start = time.perf_counter()
     check_device(config.device, "GRPOConfig.device")
@@ -200,7 +200,7 @@ def train_grpo(
     if main:
         atomic_write_json(output_dir / "train_config.json", config.to_dict())  # config.json: record_stage
 
-    bar = tqdm(total=total_steps, initial=start_step, desc="GRPO", disable=not (main and config.show_progress))
+    bar = progress_bar(total=total_steps, initial=start_step, desc="GRPO", disable=not (main and config.show_progress))
     try:
         for step in range(start_step, total_steps):
             t0 = time.perf_counter()

@@ -7,7 +7,7 @@ with ``<answer>label</answer>`` targets. Both minimise the completion-only cross
 :mod:`r1omni.sft.loss`::
 
     config = SFTConfig.from_preset("course")
-    result = train_sft(config, "tiny", "data/synthemo/coldstart.jsonl", "runs/x/01_cold_start_sft")
+    result = train_sft(config, "tiny", "data/synthemo/coldstart.jsonl", "runs/x/02_cold_start_sft")
 
 Data order is a pure function of the seed (:func:`r1omni.train.loop.batch_plan`), so a run
 resumed from ``checkpoints/step-N`` continues at step N+1 with exactly the batches an
@@ -32,6 +32,7 @@ import torch
 from r1omni.data.dataset import ClipCache, ManifestDataset, OmniCollator
 from r1omni.io import atomic_write_json
 from r1omni.model import FeatureCache, load_initial_policy, save_policy
+from r1omni.progress import progress_bar
 from r1omni.sft.config import SFTConfig
 from r1omni.sft.loss import IGNORE_INDEX, completion_nll
 from r1omni.train.checkpoint import load_distributed, save_distributed
@@ -97,7 +98,6 @@ def train_sft(
         model_dir: where the final policy goes (default ``<output_dir>/model``).
     """
     from accelerate.utils import set_seed
-    from tqdm.auto import tqdm
 
     start_time = time.perf_counter()
     check_device(config.device, "SFTConfig.device")
@@ -162,7 +162,7 @@ def train_sft(
         )
 
     losses: list[float] = []
-    bar = tqdm(
+    bar = progress_bar(
         range(start_step, total_steps),
         initial=start_step,
         total=total_steps,

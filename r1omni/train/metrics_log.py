@@ -1,6 +1,6 @@
 """Per-step training metrics: ``metrics.jsonl``, TensorBoard and a table of samples.
 
-Files in a stage directory (e.g. ``runs/<run_id>/02_rlvr_grpo/``):
+Files in a stage directory (e.g. ``runs/<run_id>/03_rlvr_grpo/``):
 
 - ``metrics.jsonl``: one JSON object per logged step (``step`` + the keys below).
 - ``tb/``: the same scalars for TensorBoard (``tensorboard --logdir runs/<run_id>``).

@@ -213,6 +213,8 @@ def plot_separability(overall: pd.DataFrame, pairs: pd.DataFrame | None = None):
         sns.barplot(data=lp, x="pair", y="accuracy", hue="inputs", ax=axes[0, 1])
         axes[0, 1].set(ylim=(0, 1), title="designed hard pairs (2-class accuracy)", xlabel="")
         axes[0, 1].tick_params(axis="x", rotation=30, labelsize=7)
+        # the legend beside the panel, not over the bars (they reach 1.0)
+        axes[0, 1].legend(title="inputs", fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 

@@ -89,6 +89,11 @@ def reward_playground(
     >>> box = reward_playground("<think>x</think><answer>fear</answer>", label="afraid")
     >>> "<td>total (accuracy + format)</td><td>reward</td><td>2</td>" in box.children[-1].value
     True
+    >>> menu, text = box.children[0], box.children[1]
+    >>> menu.value = "well formed"; text.value = text.value + " edited"; menu.value
+    '(typed)'
+    >>> menu.value = "well formed"; text.value == EXAMPLES["well formed"]  # the same example again
+    True
     """
     import ipywidgets as w
 
@@ -106,7 +111,12 @@ def reward_playground(
         if change["new"] in EXAMPLES:
             text.value = EXAMPLES[change["new"]]
 
+    def edited(change: dict) -> None:  # a typed change: the menu says so, and any example can be picked again
+        if example.value in EXAMPLES and change["new"] != EXAMPLES[example.value]:
+            example.value = "(typed)"
+
     example.observe(pick, names="value")
+    text.observe(edited, names="value")
     for widget in (text, label_box, cues_box):
         widget.observe(refresh, names="value")
     refresh()

@@ -1,4 +1,4 @@
-"""Plots of a sweep table (notebook 05_sweep_report).
+"""Plots of a sweep table (notebook 06_sweep_report).
 
 The table comes from :func:`r1omni.sweep.collect_table`: one row per run with
 ``param.<name>`` columns (the run's notebook parameters) and flattened
@@ -15,6 +15,7 @@ import pandas as pd
 
 from r1omni.io import read_jsonl
 from r1omni.runs import GRPO_STAGE
+from r1omni.runs import runs_root as resolve_runs_root
 
 SEED = "param.seed"
 
@@ -23,11 +24,11 @@ def metric_columns(table: pd.DataFrame, name: str) -> list[str]:
     """Numeric ``metrics.*`` columns whose trailing keys are ``name``: ``uar`` matches every
     ``...uar``, ``rlvr.test.uar`` only the RLVR model's test UAR.
 
-    >>> t = pd.DataFrame({"metrics.03_evaluation.results.rlvr.test.uar": [0.5],
-    ...                   "metrics.03_evaluation.results.base.test.uar": [0.1],
-    ...                   "metrics.03_evaluation.results.rlvr.test.uar_ci": ["[0, 1]"]})
+    >>> t = pd.DataFrame({"metrics.04_evaluation.results.rlvr.test.uar": [0.5],
+    ...                   "metrics.04_evaluation.results.base.test.uar": [0.1],
+    ...                   "metrics.04_evaluation.results.rlvr.test.uar_ci": ["[0, 1]"]})
     >>> metric_columns(t, "rlvr.test.uar")
-    ['metrics.03_evaluation.results.rlvr.test.uar']
+    ['metrics.04_evaluation.results.rlvr.test.uar']
     >>> len(metric_columns(t, "uar"))
     2
     """
@@ -123,7 +124,7 @@ def load_curves(table: pd.DataFrame, runs_root: str | Path, stage: str = "", met
     stage = stage or GRPO_STAGE
     labels, frames, missing = settings(table), [], []
     for idx, row in table.iterrows():
-        path = Path(runs_root) / row["run_id"] / stage / "metrics.jsonl"
+        path = resolve_runs_root(runs_root) / row["run_id"] / stage / "metrics.jsonl"
         if not path.is_file():
             missing.append(row["run_id"])
             continue

@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--notebooks", default=None, help="comma-separated names or prefixes, e.g. 00,01 (default: all)"
     )
+    parser.add_argument("--quiet", action="store_true", help="no progress lines, only the outcome (CI)")
     parser.add_argument("--notebooks-dir", default=str(NOTEBOOKS_DIR), help=argparse.SUPPRESS)
     parser.add_argument(
         "-p",
@@ -36,7 +37,15 @@ def main(argv: list[str] | None = None) -> int:
     params.update({k: parse_value(v) for k, v in args.parameter})
     try:
         names = resolve_notebooks(args.notebooks, args.notebooks_dir)
-        result = run_chain(args.run_id, params, names, args.runs_root, notebooks_dir=args.notebooks_dir)
+        result = run_chain(
+            args.run_id,
+            params,
+            names,
+            args.runs_root,
+            notebooks_dir=args.notebooks_dir,
+            stream_progress=not args.quiet,
+            echo=lambda line: print(line, flush=True),
+        )
     except (ValueError, FileNotFoundError, RunLockedError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

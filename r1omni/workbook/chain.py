@@ -1,7 +1,7 @@
 """Run the workbook's notebook chain headlessly with papermill (``make workbook``, ``make smoke``).
 
 Every notebook reads the previous stage's outputs from ``runs/<run_id>/`` and writes its
-own, so the chain ``00_data_prep -> ... -> 05_sweep_report`` runs in order under one
+own, so the chain ``00_data_prep -> ... -> 06_sweep_report`` runs in order under one
 ``run_id``. Each executed notebook is saved as ``runs/<run_id>/notebooks/<name>.ipynb``.
 
 Which notebooks run and what parameters each receives: :mod:`r1omni.workbook.notebooks`.
@@ -25,15 +25,21 @@ CLI::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import os
 import re
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from r1omni.io import atomic_write_json, read_json
+from r1omni.progress import PROGRESS_ENV, STAGE_ENV, follow
 from r1omni.runs import chain_state, forget_stage, run_dir, run_lock
+from r1omni.runs import runs_root as resolve_runs_root
 from r1omni.workbook.notebooks import NOTEBOOKS_DIR, check_devices, notebook_path, plan_chain, resolve_notebooks
 
 STATUS_FILE = "status.json"
@@ -152,7 +158,9 @@ def run_chain(
     runs_root: str | Path = "runs",
     *,
     notebooks_dir: str | Path = NOTEBOOKS_DIR,
-    progress_bar: bool = True,
+    progress_bar: bool = False,
+    stream_progress: bool = True,
+    echo: Callable[[str], None] = print,
     log_output: bool = False,
     cell_timeout: int | None = None,
 ) -> ChainResult:
@@ -162,6 +170,12 @@ def run_chain(
 
     ``cell_timeout`` (seconds, None = no limit) fails a cell that runs longer, so a stuck
     kernel ends the run with an error instead of blocking it forever.
+
+    ``stream_progress`` prints, through ``echo``, a line when each notebook starts and ends and,
+    every few seconds at most, the state of the stage's own progress bars (SFT and GRPO steps with
+    their loss / reward / KL, decoding batches...), which papermill would otherwise bury in the
+    executed notebook (:mod:`r1omni.progress`); the executed notebooks then hold no progress bars.
+    ``progress_bar`` is papermill's own per-cell bar.
 
     Each notebook gets ``run_id`` and ``runs_root`` (absolute) plus those of ``params`` it
     declares, and is saved executed as ``runs/<run_id>/notebooks/<name>.ipynb``. Stops at
@@ -184,7 +198,7 @@ def run_chain(
     names = resolve_notebooks(notebooks, notebooks_dir)
     if not names:
         raise ValueError(f"no notebooks to run in {notebooks_dir}")
-    root = Path(runs_root).resolve()
+    root = resolve_runs_root(runs_root)
     plan = plan_chain({"run_id": run_id, "runs_root": str(root), **params}, names, notebooks_dir)
     check_devices(params)
     rdir = run_dir(run_id, root)  # only now: a rejected command leaves no folder behind
@@ -205,32 +219,95 @@ def run_chain(
         atomic_write_json(rdir / STATUS_FILE, status)
         result = ChainResult(run_id, "running", rdir)
         (rdir / "notebooks").mkdir(exist_ok=True)
-        for name in names:
-            status["current"] = name
-            atomic_write_json(rdir / STATUS_FILE, status)
-            try:
-                pm.execute_notebook(
-                    str(notebook_path(name, notebooks_dir)),
-                    str(rdir / "notebooks" / f"{name}.ipynb"),
-                    parameters=plan[name],
-                    progress_bar=progress_bar,
-                    log_output=log_output,
-                    execution_timeout=cell_timeout,
-                )
-            except KeyboardInterrupt:
-                status.update(state="interrupted", finished=_now())
-                atomic_write_json(rdir / STATUS_FILE, status)
-                raise
-            except Exception as err:  # noqa: BLE001 - recorded in the status, reported by the caller
-                status.update(state="failed", finished=_now(), error=_execution_error(name, err))
-                atomic_write_json(rdir / STATUS_FILE, status)
-                result.state, result.error = "failed", status["error"]
-                return result
-            status["completed"].append(name)
-            result.completed.append(name)
-        status.pop("current", None)
-        state, stages = chain_state(rdir, chain)
-        status.update(state=state, stages=stages, finished=_now())
+        echo = echo if stream_progress else None
+        with _streaming(rdir / PROGRESS_FILE, echo):
+            return _run_notebooks(
+                pm,
+                names,
+                plan,
+                rdir,
+                notebooks_dir,
+                status,
+                result,
+                chain,
+                echo,
+                progress_bar=progress_bar,
+                log_output=log_output,
+                cell_timeout=cell_timeout,
+            )
+
+
+#: The stages' progress states during a run (JSON lines, see :mod:`r1omni.progress`).
+PROGRESS_FILE = "progress.jsonl"
+#: The kernel every notebook runs in under the chain: the runner's own Python (its venv), whatever
+#: kernelspec the notebook's metadata names for JupyterLab ("Python (r1omni)", ``make kernel``).
+KERNEL_NAME = "python3"
+
+
+@contextlib.contextmanager
+def _streaming(path: Path, echo: Callable[[str], None] | None) -> Iterator[None]:
+    """While running: the kernels write their progress to ``path`` (and draw no bars into the
+    notebooks), a thread prints each new state through ``echo``."""
+    if echo is None:
+        yield
+        return
+    path.unlink(missing_ok=True)
+    saved = {k: os.environ.get(k) for k in (PROGRESS_ENV, STAGE_ENV, "HF_HUB_DISABLE_PROGRESS_BARS")}
+    os.environ.update({PROGRESS_ENV: str(path), "HF_HUB_DISABLE_PROGRESS_BARS": "1"})
+    stop = threading.Event()
+    thread = threading.Thread(target=follow, args=(path, echo, stop), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _run_notebooks(
+    pm, names, plan, rdir, notebooks_dir, status, result, chain, echo, *, progress_bar, log_output, cell_timeout
+) -> ChainResult:
+    """Execute the notebooks in order (see :func:`run_chain`); the final status covers the whole run."""
+    for name in names:
+        status["current"] = name
         atomic_write_json(rdir / STATUS_FILE, status)
-        result.state, result.stages = state, stages
-        return result
+        os.environ[STAGE_ENV] = name
+        start = time.perf_counter()
+        if echo is not None:
+            echo(f"[{name}] running")
+        try:
+            pm.execute_notebook(
+                str(notebook_path(name, notebooks_dir)),
+                str(rdir / "notebooks" / f"{name}.ipynb"),
+                parameters=plan[name],
+                kernel_name=KERNEL_NAME,
+                progress_bar=progress_bar,
+                log_output=log_output,
+                execution_timeout=cell_timeout,
+            )
+        except KeyboardInterrupt:
+            status.update(state="interrupted", finished=_now())
+            atomic_write_json(rdir / STATUS_FILE, status)
+            raise
+        except Exception as err:  # noqa: BLE001 - recorded in the status, reported by the caller
+            status.update(state="failed", finished=_now(), error=_execution_error(name, err))
+            atomic_write_json(rdir / STATUS_FILE, status)
+            result.state, result.error = "failed", status["error"]
+            if echo is not None:
+                echo(f"[{name}] FAILED after {time.perf_counter() - start:.0f} s: {result.describe_error()}")
+            return result
+        if echo is not None:
+            echo(f"[{name}] done in {time.perf_counter() - start:.0f} s")
+        status["completed"].append(name)
+        result.completed.append(name)
+    status.pop("current", None)
+    state, stages = chain_state(rdir, chain)
+    status.update(state=state, stages=stages, finished=_now())
+    atomic_write_json(rdir / STATUS_FILE, status)
+    result.state, result.stages = state, stages
+    return result

@@ -34,11 +34,10 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from r1omni.data.synth.clip import VOICES, ClipSpec, MediaFormat, make_clip
 from r1omni.data.synth.espeak import ENGINE, espeak_version, find_espeak
 from r1omni.io import atomic_write_json, atomic_write_jsonl
+from r1omni.progress import progress_bar
 from r1omni.settings import labels_for
 
 SPLITS: tuple[str, ...] = ("train", "val", "test", "ood", "conflict", "coldstart")
@@ -137,7 +136,7 @@ def generate(
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     make = partial(make_clip, out_dir=out, fmt=config.media, voice_engine=voice, espeak_path=espeak_path)
-    bar = tqdm(
+    bar = progress_bar(
         total=len(specs), desc=f"SynthEmo ({config.labels}, {per_class}/class)", unit="clip", disable=not progress
     )
     records = []
