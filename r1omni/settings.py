@@ -12,6 +12,10 @@ PROMPT = (
     "and final emotion in <answer> </answer> tags."
 )
 
+#: The perception split's question (``perception.jsonl``, the base model's captioning task): it asks
+#: what the face and the voice show, never for an emotion.
+PERCEPTION_PROMPT = "Describe the person's face and voice: which cues do you see and hear?"
+
 #: The 7 DFEW classes, in the paper's order.
 DFEW_LABELS: tuple[str, ...] = ("happy", "surprise", "neutral", "angry", "disgust", "sad", "fear")
 #: The 11 MAFW classes: DFEW's 7 plus four more.

@@ -1,5 +1,6 @@
 """CLI: ``python -m r1omni.data.synth --out DIR --per-class N --seed S [--labels dfew|mafw] [--workers K]
-[--voice numpy|espeak]``; ``espeak`` needs espeak-ng on PATH (``apt-get install espeak-ng``)."""
+[--voice numpy|espeak] [--render drawn|oracle] [--no-perception]``; ``espeak`` needs espeak-ng on
+PATH (``apt-get install espeak-ng``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import argparse
 import time
 
 from r1omni.data.synth.build import DEFAULT_PER_CLASS, SYNTH_LABEL_SETS, generate
-from r1omni.data.synth.clip import VOICES
+from r1omni.data.synth.clip import RENDERS, VOICES
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,10 +30,27 @@ def main(argv: list[str] | None = None) -> None:
         help="numpy (default): synthetic voice; espeak: espeak-ng speaks the subtitle "
         "(needs espeak-ng on PATH: apt-get install espeak-ng)",
     )
+    parser.add_argument(
+        "--render",
+        choices=RENDERS,
+        default="drawn",
+        help="drawn (default): the face; oracle: each frame shows the clip's true face and "
+        "voice parameters as flat fields (a diagnostic; same records and audio)",
+    )
+    parser.add_argument(
+        "--no-perception", action="store_true", help="do not write the emotion-free perception split (perception.jsonl)"
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
     paths = generate(
-        args.out, per_class=args.per_class, seed=args.seed, labels=args.labels, workers=args.workers, voice=args.voice
+        args.out,
+        per_class=args.per_class,
+        seed=args.seed,
+        labels=args.labels,
+        workers=args.workers,
+        voice=args.voice,
+        render=args.render,
+        perception=not args.no_perception,
     )
     print(f"wrote {', '.join(str(p) for p in paths.values())} in {time.perf_counter() - start:.1f} s")
 

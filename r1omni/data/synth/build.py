@@ -15,7 +15,15 @@ conflict      max(1, N // 5) per face label, the voice   140
 coldstart     max(L, round(580 N / 100)) in all, labels  580
               round-robin (train distribution, fresh
               clips, with explanations)
+perception    round(2000 N / 100), no labels: emotion-   2000
+              free parameters, captions (``perception``
+              ``.py``; ``perception=False`` skips it)
 ============  =========================================  ==============
+
+The labelled splits are :data:`SPLITS`; the perception split is written beside them as
+``perception.jsonl`` and does not change them (its clips have their own seeds).
+``render="oracle"`` (CLI ``--render oracle``) writes the same clips, records and audio with
+oracle frames (``oracle.py``); ``synthemo.json`` then records ``"render": "oracle"``.
 
 Determinism: clip ``i`` of split ``s`` is seeded by ``(seed, code(s), i)`` alone, workers
 return records in plan order, and encoding is bit-exact (``writer.py``), so the same
@@ -34,14 +42,16 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 
-from r1omni.data.synth.clip import VOICES, ClipSpec, MediaFormat, make_clip
+from r1omni.data.synth.clip import RENDERS, VOICES, ClipSpec, MediaFormat, make_clip
 from r1omni.data.synth.espeak import ENGINE, espeak_version, find_espeak
+from r1omni.data.synth.perception import SPLIT as PERCEPTION
+from r1omni.data.synth.perception import perception_size
 from r1omni.io import atomic_write_json, atomic_write_jsonl
 from r1omni.progress import progress_bar
 from r1omni.settings import labels_for
 
 SPLITS: tuple[str, ...] = ("train", "val", "test", "ood", "conflict", "coldstart")
-_SPLIT_CODE = {name: i for i, name in enumerate(SPLITS)}
+_SPLIT_CODE = {name: i for i, name in enumerate(SPLITS + (PERCEPTION,))}
 DEFAULT_PER_CLASS = 100
 #: Cold-start set size at the default ``per_class`` (the paper's 232 EMER + 348 HumanOmni clips).
 COLDSTART_AT_DEFAULT = 580
@@ -60,6 +70,8 @@ class SynthConfig:
     """Label set: ``"dfew"`` (7 classes) or ``"mafw"`` (11 classes)."""
     media: MediaFormat = field(default_factory=MediaFormat)
     """Frame size, fps, duration and sample rate of every clip."""
+    perception: bool = True
+    """Also plan the emotion-free ``perception`` split (``perception.py``)."""
 
 
 def split_sizes(per_class: int, num_labels: int) -> dict[str, int]:
@@ -82,7 +94,8 @@ def split_sizes(per_class: int, num_labels: int) -> dict[str, int]:
 
 
 def plan(config: SynthConfig) -> list[ClipSpec]:
-    """Every clip of the set, split by split, labels interleaved (``i % L``)."""
+    """Every clip of the set, split by split, labels interleaved (``i % L``); then, with
+    ``config.perception``, the perception clips (no labels)."""
     if config.labels not in SYNTH_LABEL_SETS:
         raise ValueError(f"SynthEmo labels must be one of {SYNTH_LABEL_SETS}, got {config.labels!r}")
     labels = labels_for(config.labels)
@@ -105,6 +118,20 @@ def plan(config: SynthConfig) -> list[ClipSpec]:
                     explain=split == "coldstart",
                 )
             )
+    if config.perception:
+        for i in range(perception_size(config.per_class)):
+            specs.append(
+                ClipSpec(
+                    id=f"{PERCEPTION}_{i:05d}",
+                    split=PERCEPTION,
+                    face_label=None,
+                    voice_label=None,
+                    domain="synth",
+                    entropy=(config.seed, _SPLIT_CODE[PERCEPTION], i),
+                    perception=True,
+                    labels=labels,
+                )
+            )
     return specs
 
 
@@ -118,24 +145,33 @@ def generate(
     media: MediaFormat | None = None,
     progress: bool = True,
     voice: str = "numpy",
+    perception: bool = True,
+    render: str = "drawn",
 ) -> dict[str, Path]:
-    """Write ``out/clips/*.mp4`` and ``out/{split}.jsonl``; return ``{split: manifest path}``.
+    """Write ``out/clips/*.mp4`` and ``out/{split}.jsonl``; return ``{split: manifest path}``
+    (with ``"perception"`` unless ``perception=False``).
 
     ``workers``: processes to use (default: all cores); the output does not depend on it.
     ``voice``: ``"numpy"`` (default, ``voice.py``) or ``"espeak"`` (espeak-ng speaks the
     subtitle, ``espeak.py``); espeak-ng missing raises ``espeak.EspeakNotFound``.
+    ``perception``: also write ``perception.jsonl`` (the labelled splits do not depend on it).
+    ``render``: ``"drawn"`` (default) or ``"oracle"`` (``oracle.py``: same records and audio).
     """
     if voice not in VOICES:
         raise ValueError(f"SynthEmo voice must be one of {VOICES}, got {voice!r}")
+    if render not in RENDERS:
+        raise ValueError(f"SynthEmo render must be one of {RENDERS}, got {render!r}")
     espeak_path = find_espeak() if voice == "espeak" else None  # fail before any work
-    config = SynthConfig(per_class=per_class, seed=seed, labels=labels, media=media or MediaFormat())
+    config = SynthConfig(
+        per_class=per_class, seed=seed, labels=labels, media=media or MediaFormat(), perception=perception
+    )
     specs = plan(config)
     out = Path(out)
     (out / "clips").mkdir(parents=True, exist_ok=True)
     workers = (os.cpu_count() or 1) if workers is None else workers
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    make = partial(make_clip, out_dir=out, fmt=config.media, voice_engine=voice, espeak_path=espeak_path)
+    make = partial(make_clip, out_dir=out, fmt=config.media, voice_engine=voice, espeak_path=espeak_path, render=render)
     bar = progress_bar(
         total=len(specs), desc=f"SynthEmo ({config.labels}, {per_class}/class)", unit="clip", disable=not progress
     )
@@ -152,14 +188,17 @@ def generate(
     bar.close()
 
     paths = {}
-    for split in SPLITS:
+    for split in SPLITS + ((PERCEPTION,) if perception else ()):
         paths[split] = atomic_write_jsonl(out / f"{split}.jsonl", [r for r in records if r["split"] == split])
-    info = {
-        "config": asdict(config),
-        "sizes": split_sizes(per_class, len(labels_for(config.labels))),
-        "labels": list(labels_for(config.labels)),
-    }
+    config_dict = asdict(config)
+    del config_dict["perception"]  # recorded as a size below (keeps older stamps readable)
+    sizes = split_sizes(per_class, len(labels_for(config.labels)))
+    if perception:
+        sizes[PERCEPTION] = perception_size(per_class)
+    info = {"config": config_dict, "sizes": sizes, "labels": list(labels_for(config.labels))}
     if espeak_path is not None:  # numpy sets keep the key out (byte-identical to older sets)
         info["voice"] = {"engine": ENGINE, "version": espeak_version(espeak_path)}
+    if render != "drawn":  # likewise: drawn sets have no "render" key
+        info["render"] = render
     atomic_write_json(out / "synthemo.json", info)
     return paths

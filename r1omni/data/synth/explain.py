@@ -60,7 +60,9 @@ def join_phrases(phrases: list[str], last_joiner: str = " and ") -> str:
     return ", ".join(phrases[:-1]) + last_joiner + phrases[-1]
 
 
-def _modality_sentence(cue_ids: list[str], openers, nones, rng: np.random.Generator) -> str:
+def modality_sentence(cue_ids: list[str], openers, nones, rng: np.random.Generator) -> str:
+    """One sentence naming ``cue_ids`` (random order and synonyms) with a random opener, or a
+    random no-cue sentence from ``nones`` when ``cue_ids`` is empty."""
     if not cue_ids:
         return nones[rng.integers(len(nones))]
     order = rng.permutation(len(cue_ids))
@@ -85,8 +87,8 @@ def explain(label: str, present: list[str], rng: np.random.Generator) -> str:
     face = [c for c in present if CUES[c].modality == "face"]
     voice = [c for c in present if CUES[c].modality == "voice"]
     parts = [
-        _modality_sentence(face, FACE_OPENERS, FACE_NONE, rng),
-        _modality_sentence(voice, VOICE_OPENERS, VOICE_NONE, rng),
+        modality_sentence(face, FACE_OPENERS, FACE_NONE, rng),
+        modality_sentence(voice, VOICE_OPENERS, VOICE_NONE, rng),
     ]
     if rng.random() < 0.3:
         parts.reverse()
