@@ -16,7 +16,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: venv install lint test unit smoke workbook sweep lab kernel bench clean-venv
+.PHONY: venv install browser lint test unit smoke workbook sweep lab kernel bench clean-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,18 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: lint
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+# Chromium for the JupyterLab test (tests/test_browser.py), from Debian's archive: playwright's own
+# browser download needs a CDN that the project's machines cannot reach. Needs root or sudo; without
+# either it says so and the browser test fails naming the missing browser.
+CHROMIUM ?= /usr/bin/chromium
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else echo "make browser: no $(CHROMIUM), and no root or sudo to apt-get install chromium" >&2; exit 0; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium
+
+test: lint browser
+	R1OMNI_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)

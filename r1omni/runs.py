@@ -86,7 +86,7 @@ def run_dir(run_id: str, root: str | os.PathLike | None = None, *, create: bool 
 
 
 def stage_dir(run_id: str, stage: str, root: str | os.PathLike | None = None) -> Path:
-    """``runs/<run_id>/<stage>/``, the output folder of one notebook stage (e.g. ``01_cold_start_sft``)."""
+    """``runs/<run_id>/<stage>/``, the output folder of one notebook stage (e.g. ``02_cold_start_sft``)."""
     path = run_dir(run_id, root) / stage
     path.mkdir(parents=True, exist_ok=True)
     return path

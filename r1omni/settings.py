@@ -12,6 +12,10 @@ PROMPT = (
     "and final emotion in <answer> </answer> tags."
 )
 
+#: The unlabelled split the base model learns to perceive from (SynthEmo's ``perception.jsonl``): its
+#: lines carry a ``caption`` (the target) instead of a ``label``.
+PERCEPTION_SPLIT = "perception"
+
 #: The perception split's question (``perception.jsonl``, the base model's captioning task): it asks
 #: what the face and the voice show, never for an emotion.
 PERCEPTION_PROMPT = "Describe the person's face and voice: which cues do you see and hear?"

@@ -367,7 +367,20 @@ def test_prepare_data_never_reuses_or_replaces_the_wrong_folder(tmp_path):
 
     stamp = tmp_path / "synth" / "synthemo.json"
     stamp.parent.mkdir()
-    stamp.write_text(json.dumps({"config": {"per_class": 5, "seed": 1, "labels": "dfew"}}))
+    from r1omni.data.synth.build import RENDER_VERSION
+
+    stamp.write_text(json.dumps({"config": {"per_class": 5, "seed": 1, "labels": "dfew"}}))  # an older SynthEmo
+    with pytest.raises(ValueError, match="'render_version': None}, not .*'render_version': "):
+        prepare_data("synthemo", stamp.parent, per_class=5, seed=1)
+    stamp.write_text(
+        json.dumps(
+            {
+                "config": {"per_class": 5, "seed": 1, "labels": "dfew"},
+                "render": "drawn",
+                "render_version": RENDER_VERSION,
+            }
+        )
+    )
     with pytest.raises(ValueError, match="built with"):
         prepare_data("synthemo", stamp.parent, per_class=5, seed=0)
     with pytest.raises(FileNotFoundError, match="incomplete SynthEmo set"):

@@ -26,7 +26,7 @@ import nbformat
 import pytest
 
 from r1omni.runs import repo_root, runs_root
-from r1omni.workbook import SMOKE_PARAMETERS, run_chain
+from r1omni.workbook import SMOKE_PARAMETERS, run_chain, run_is_complete
 
 CHROMIUM = Path(os.environ.get("R1OMNI_CHROMIUM", "/usr/bin/chromium"))
 RUN_ID = "ui-test"
@@ -76,24 +76,44 @@ def _wait_for_lab(port: int, proc: subprocess.Popen, timeout: float = 120) -> No
     raise TimeoutError(f"jupyter lab did not answer on port {port} within {timeout} s")
 
 
-def _run_all_cells(page, notebook: Path, shots: Path, timeout_s: float = 420) -> None:
-    """Run every cell of the open notebook and wait until each has run (or an error stopped it)."""
-    page.locator(".jp-Notebook").first.wait_for(timeout=60_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-    page.locator(".jp-Notebook").first.click()
-    page.keyboard.press("Escape")
+NOTEBOOK_STATE = """() => {
+    const panel = window.jupyterapp.shell.currentWidget;
+    const cells = panel.content.model.cells;
+    let pending = 0, error = false;
+    for (let i = 0; i < cells.length; i++) {
+        const cell = cells.get(i);
+        if (cell.type !== "code") continue;
+        if (cell.executionCount === null) pending++;
+        for (let j = 0; j < cell.outputs.length; j++) if (cell.outputs.get(j).type === "error") error = true;
+    }
+    return {pending, error, status: panel.sessionContext.session?.kernel?.status ?? "none"};
+}"""
+
+
+def _run_all_cells(page, notebook: Path, shots: Path, timeout_s: float = 420) -> str:
+    """Run every cell of the open notebook through Lab's own command, wait until each has run (or an
+    error stopped the run), save it; returns the kernel's name."""
+    path = notebook.relative_to(repo_root()).as_posix()
+    page.wait_for_function(  # the tab shown is this notebook (Lab may restore others beside it)
+        "p => window.jupyterapp?.shell.currentWidget?.context?.path === p", arg=path, timeout=60_000
+    )
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").first.click()  # focus: run-all acts on it
+    kernel = page.evaluate(
+        "async () => { const p = window.jupyterapp.shell.currentWidget; "
+        "await p.sessionContext.ready; return p.sessionContext.session.kernel.name; }"
+    )
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    deadline = time.time() + timeout_s
+    deadline, state = time.time() + timeout_s, {}
     while time.time() < deadline:
-        pending = page.locator(".jp-InputPrompt:has-text('[*]')").count()
-        if pending == 0 and page.locator(".jp-InputPrompt:has-text('[ ]')").count() == 0:
-            break
-        if page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']").count():
-            break
         time.sleep(1)
+        state = page.evaluate(NOTEBOOK_STATE)
+        if state["error"] or (state["pending"] == 0 and state["status"] == "idle"):
+            break
     page.evaluate("window.jupyterapp.commands.execute('docmanager:save')")
     time.sleep(2)
     page.screenshot(path=str(shots / f"{notebook.stem}.png"), full_page=True)
+    assert state.get("pending") == 0 or state.get("error"), f"{notebook.name}: cells still pending after {timeout_s} s"
+    return kernel
 
 
 def _errors(notebook: Path) -> list[str]:
@@ -119,15 +139,33 @@ def test_the_notebooks_run_in_jupyterlab_under_chromium():
         pytest.fail(f"the playwright client is not installed ({err}); `make install` installs it from the dev extra")
 
     run = runs_root() / RUN_ID
-    shutil.rmtree(run, ignore_errors=True)
-    smoke = run_chain(RUN_ID, dict(SMOKE_PARAMETERS), ["00", "01", "02"], stream_progress=False, cell_timeout=600)
-    assert smoke.ok, smoke.describe_error()
+    if not run_is_complete(run):  # a fresh checkout (CI) makes it; a complete one from an earlier test is reused
+        shutil.rmtree(run, ignore_errors=True)
+        smoke = run_chain(RUN_ID, dict(SMOKE_PARAMETERS), ["00", "01", "02"], stream_progress=False, cell_timeout=600)
+        assert smoke.ok, smoke.describe_error()
+    shutil.rmtree(run / "lab", ignore_errors=True)
     lab_dir, shots = run / "lab", run / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     copies = [_lab_copy("00_data_prep", lab_dir), _lab_copy("03_rlvr_grpo", lab_dir)]
 
     port = _free_port()
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(run / "jupyter_config"), "HF_HUB_OFFLINE": "1"}
+    kernels = run / "jupyter_data" / "kernels" / "r1omni"  # what `make lab` registers (make kernel for ~)
+    kernels.mkdir(parents=True, exist_ok=True)
+    (kernels / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python (r1omni)",
+                "language": "python",
+            }
+        )
+    )
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(run / "jupyter_config"),
+        "JUPYTER_PATH": str(run / "jupyter_data"),
+        "HF_HUB_OFFLINE": "1",
+    }
     lab = subprocess.Popen(
         [
             sys.executable,
@@ -140,6 +178,7 @@ def test_the_notebooks_run_in_jupyterlab_under_chromium():
             f"--ServerApp.root_dir={repo_root()}",
             "--allow-root",
             "--LabApp.news_url=",
+            "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: run the cells through Lab's own commands
             "--ServerApp.disable_check_xsrf=True",
         ],
         env=env,
@@ -157,8 +196,8 @@ def test_the_notebooks_run_in_jupyterlab_under_chromium():
                 rel = lambda p: p.relative_to(repo_root()).as_posix()  # noqa: E731
 
                 # notebook 00: the clip browser
-                page.goto(f"http://127.0.0.1:{port}/lab/tree/{rel(copies[0])}?token=ui")
-                _run_all_cells(page, copies[0], shots)
+                page.goto(f"http://127.0.0.1:{port}/lab/tree/{rel(copies[0])}?token=ui&reset")
+                assert _run_all_cells(page, copies[0], shots) == "r1omni"  # the kernelspec the notebooks name
                 assert not _errors(copies[0]), _errors(copies[0])
                 image = page.locator(".widget-image").last
                 image.scroll_into_view_if_needed()
@@ -173,7 +212,7 @@ def test_the_notebooks_run_in_jupyterlab_under_chromium():
                 page.screenshot(path=str(shots / "00_clip_browser_moved.png"), full_page=True)
 
                 # the GRPO notebook: the reward playground, and the run found with the default runs_root
-                page.goto(f"http://127.0.0.1:{port}/lab/tree/{rel(copies[1])}?token=ui")
+                page.goto(f"http://127.0.0.1:{port}/lab/tree/{rel(copies[1])}?token=ui&reset")
                 _run_all_cells(page, copies[1], shots)
                 assert not _errors(copies[1]), _errors(copies[1])
                 saved = json.loads(copies[1].read_text())
@@ -181,7 +220,7 @@ def test_the_notebooks_run_in_jupyterlab_under_chromium():
                 assert f"data: {run / '00_data_prep' / 'synthemo_smoke'}" in printed  # found via the default root
                 textarea = page.locator(".widget-textarea textarea").first
                 textarea.fill("<think>x</think><answer>angry</answer>")
-                label = page.locator(".widget-combobox input").first
+                label = page.locator(".widget-text input[list]").first  # the Combobox: a text box with a datalist
                 label.fill("angry")
                 label.press("Enter")
                 table = page.locator(".widget-html-content table").first

@@ -216,7 +216,7 @@ def test_compare_models_has_separate_paper_rows():
 
 
 def test_resolve_model_dirs_errors_on_missing(tmp_path):
-    (tmp_path / "01_cold_start_sft" / "model").mkdir(parents=True)
+    (tmp_path / "02_cold_start_sft" / "model").mkdir(parents=True)
     assert runs.resolve_model_dirs(tmp_path, ["cold_start"])["cold_start"].name == "model"
     with pytest.raises(FileNotFoundError, match="rlvr"):
         runs.resolve_model_dirs(tmp_path, ["cold_start", "rlvr"])
@@ -331,7 +331,7 @@ def test_run_report_from_metrics_files(tmp_path):
 
     m = {"n": 4, "war": 0.5, "uar": 0.25, "war_ci": [0.4, 0.6], "uar_ci": [0.2, 0.3]}
     atomic_write_json(
-        tmp_path / "03_evaluation" / "metrics.json",
+        tmp_path / "04_evaluation" / "metrics.json",
         {"results": {"rlvr": {"test": m, "ood": m}}, "reading": "RLVR reading."},
     )
     text = run_report(tmp_path)
@@ -339,7 +339,7 @@ def test_run_report_from_metrics_files(tmp_path):
     assert header.index("test WAR") < header.index("ood WAR") < header.index("DFEW WAR")
     assert "| rlvr | this run (SynthEmo) | 50.0 | 25.0 | 50.0 | 25.0 | — |" in text
     assert "| paper: R1-Omni (RLVR) | paper (real data, reference only) | — | — | — | — | 65.8 | 56.3 |" in text
-    assert "RLVR reading." in text and "04_modality_attribution has not run" in text
+    assert "RLVR reading." in text and "05_modality_attribution has not run" in text
 
 
 # ----------------------------------------------------------------------------- pass@k

@@ -32,7 +32,7 @@ def test_cli_over_several_runs(tmp_path, capsys):
     dirs = []
     for i, war in enumerate((0.2, 0.4, 0.6)):
         rdir = tmp_path / f"run{i}"
-        atomic_write_json(rdir / "03_evaluation" / "metrics.json", {"results": _results(war, war)})
+        atomic_write_json(rdir / "04_evaluation" / "metrics.json", {"results": _results(war, war)})
         dirs.append(str(rdir))
     assert main(dirs) == 0
     out = capsys.readouterr().out

@@ -4,7 +4,8 @@ Floors (a module may import its own package and anything on a lower floor; the t
 floor 5 never import each other):
 
     0 settings, io, progress, runs   1 data   2 model   3 rewards   4 train   5 sft | grpo
-    6 evaluate   7 attribution   8 viz   9 workbook   10 sweep
+    6 base (the base-model stage reuses the SFT trainer)   7 evaluate   8 attribution   9 viz
+    10 workbook   11 sweep
 
 Every ``import`` counts, those inside functions too. ``python -m pytest tests/test_layout.py -q``
 is the command that shows it.
@@ -30,11 +31,12 @@ FLOORS: dict[str, int] = {
     "train": 4,
     "sft": 5,
     "grpo": 5,
-    "evaluate": 6,
-    "attribution": 7,
-    "viz": 8,
-    "workbook": 9,
-    "sweep": 10,
+    "base": 6,
+    "evaluate": 7,
+    "attribution": 8,
+    "viz": 9,
+    "workbook": 10,
+    "sweep": 11,
 }
 
 

@@ -94,3 +94,43 @@ def test_smoke_chain_of_every_notebook(tmp_path):
         executed = nbformat.read(result.run_dir / "notebooks" / f"{name}.ipynb", as_version=4)
         errors = [o for c in executed.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
         assert not errors, f"{name}: error outputs {errors}"
+
+
+@pytest.mark.slow
+def test_a_notebook_run_from_notebooks_finds_its_run_with_the_default_runs_root(tmp_path):
+    """The kernel JupyterLab starts works in ``notebooks/``; the default ``runs_root`` still means the
+    repository's ``runs/``: 00 writes there, 02 finds 00's outputs there and names, by absolute path,
+    the stage that has not run (01), and nothing appears under ``notebooks/runs``."""
+    import shutil
+
+    import papermill as pm
+
+    from r1omni.runs import BASE_STAGE, runs_root
+
+    run_id, cwd = "cwd-test", workbook.NOTEBOOKS_DIR
+    run = runs_root() / run_id
+    shutil.rmtree(run, ignore_errors=True)
+    try:
+        pm.execute_notebook(
+            str(cwd / "00_data_prep.ipynb"),
+            str(tmp_path / "00.ipynb"),
+            parameters={"run_id": run_id, "smoke": True},
+            cwd=str(cwd),
+            progress_bar=False,
+            kernel_name="python3",
+        )
+        assert (run / "00_data_prep" / "config.json").is_file()
+        with pytest.raises(pm.PapermillExecutionError) as err:
+            pm.execute_notebook(
+                str(cwd / "02_cold_start_sft.ipynb"),
+                str(tmp_path / "02.ipynb"),
+                parameters={"run_id": run_id, "smoke": True},
+                cwd=str(cwd),
+                progress_bar=False,
+                kernel_name="python3",
+            )
+        assert str(run / BASE_STAGE) in err.value.evalue, err.value.evalue
+        assert "00_data_prep" not in err.value.evalue
+        assert not (cwd / "runs").exists()
+    finally:
+        shutil.rmtree(run, ignore_errors=True)

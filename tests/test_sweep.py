@@ -299,7 +299,7 @@ def test_report_curves_and_plots_from_a_table(tmp_path, nbdir):
     table = pd.read_parquet(result.table_paths[1])
     for run_id, beta in zip(table["run_id"][:3], table["param.beta"][:3]):
         for step in (1, 2):
-            append_jsonl(root / run_id / "02_rlvr_grpo" / "metrics.jsonl", {"step": step, "reward": beta * step})
+            append_jsonl(root / run_id / "03_rlvr_grpo" / "metrics.jsonl", {"step": step, "reward": beta * step})
     curves = vsweep.load_curves(table, root)
     assert len(curves) == 6 and curves.attrs["missing"] == [table["run_id"][3]]
     assert set(curves["setting"]) == {"beta=0.0", "beta=0.04"}

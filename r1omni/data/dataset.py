@@ -31,7 +31,7 @@ import torch
 from r1omni.data.manifest import answer_target, load_manifest
 from r1omni.data.media import LOADER_VERSION, Clip, MediaError, load_clip
 from r1omni.io import atomic_open
-from r1omni.settings import MODALITIES, NUM_FRAMES, PROMPT, SAMPLE_RATE
+from r1omni.settings import AUDIO_TOKEN, MODALITIES, NUM_FRAMES, SAMPLE_RATE, VIDEO_TOKEN
 
 #: How the assistant text of an item is built.
 TARGETS = ("conversation", "answer_only", "none")
@@ -46,6 +46,21 @@ def gpt_turn(record: dict[str, Any], where: str) -> str:
     if len(values) != 1 or not isinstance(values[0], str) or not values[0].strip():
         raise ValueError(f"{where}: 'conversations' must hold exactly one non-empty gpt turn, got {turns!r}")
     return values[0]
+
+
+def human_question(record: dict[str, Any], where: str) -> str:
+    """The question of a manifest record's human turn, without its media placeholder lines (the
+    processor puts the placeholders back for the modalities shown): the emotion question, or the
+    perception split's describe question."""
+    turns = record.get("conversations")
+    values = [t.get("value") for t in turns or [] if isinstance(t, dict) and t.get("from") == "human"]
+    if len(values) != 1 or not isinstance(values[0], str):
+        raise ValueError(f"{where}: 'conversations' must hold exactly one human turn, got {turns!r}")
+    lines = [ln for ln in values[0].splitlines() if ln.strip() not in (VIDEO_TOKEN, AUDIO_TOKEN)]
+    question = "\n".join(lines).strip()
+    if not question:
+        raise ValueError(f"{where}: the human turn holds no question")
+    return question
 
 
 class ClipCache:
@@ -158,8 +173,9 @@ class ManifestDataset(torch.utils.data.Dataset):
         self.target, self.modalities = target, modalities
         self.load_kwargs = dict(num_frames=num_frames, sample_rate=sample_rate, allow_missing_audio=allow_missing_audio)
         self.cache = cache if cache is not None else ClipCache()
-        # Build every target up front, so a bad entry fails here and not mid-training.
+        # Build every target and question up front, so a bad entry fails here and not mid-training.
         self.targets = [self._target(i, r) for i, r in enumerate(self.records)]
+        self.questions = [human_question(r, self._where(i)) for i, r in enumerate(self.records)]
 
     def _where(self, index: int) -> str:
         return f"{self.manifest} record {index} (id={self.records[index].get('id')!r})"
@@ -168,6 +184,8 @@ class ManifestDataset(torch.utils.data.Dataset):
         if self.target == "none":
             return None
         if self.target == "answer_only":
+            if "label" not in record:
+                raise ValueError(f"{self._where(index)}: target='answer_only' needs a label (perception: none)")
             return answer_target(record["label"])
         return gpt_turn(record, self._where(index))
 
@@ -185,8 +203,9 @@ class ManifestDataset(torch.utils.data.Dataset):
         return {
             "id": record["id"],
             "clip": clip,
-            "label": record["label"],
+            "label": record.get("label"),
             "target": self.targets[index],
+            "question": self.questions[index],
             "cues": record.get("cues", {}),
             "modalities": self.modalities,
             "record": record,
@@ -197,10 +216,12 @@ class OmniCollator:
     """Collate dataset items into one ``OmniBatch`` with ``processor(clips, modalities=, targets=)``.
 
     With targets the batch carries ``labels`` (-100 on prompt and padding), ready for the
-    completion-only loss; ``with_targets=False`` gives a generation batch (prompt only).
+    completion-only loss; ``with_targets=False`` gives a generation batch (prompt only). Each item is
+    asked its own record's question (the emotion question, or the perception split's describe
+    question) unless ``question`` fixes one for all.
     """
 
-    def __init__(self, processor: Any, *, with_targets: bool = True, question: str = PROMPT):
+    def __init__(self, processor: Any, *, with_targets: bool = True, question: str | None = None):
         self.processor, self.with_targets, self.question = processor, with_targets, question
 
     def __call__(self, items: Sequence[dict[str, Any]]):
@@ -215,6 +236,6 @@ class OmniCollator:
         return self.processor(
             [it["clip"] for it in items],
             modalities=[it["modalities"] for it in items],
-            question=self.question,
+            question=self.question if self.question is not None else [it["question"] for it in items],
             targets=targets,
         )

@@ -35,6 +35,7 @@ from r1omni.settings import (
     ANSWER_OPEN,
     AUDIO_TOKEN,
     LABEL_SETS,
+    PERCEPTION_SPLIT,
     PROMPT,
     THINK_CLOSE,
     THINK_OPEN,
@@ -43,6 +44,8 @@ from r1omni.settings import (
 )
 
 REQUIRED_FIELDS: tuple[str, ...] = ("id", "video", "label", "split", "subtitle", "cues", "conversations")
+#: A perception line (``split == "perception"``) has no label: a ``caption`` (its target) instead.
+PERCEPTION_FIELDS: tuple[str, ...] = ("id", "video", "split", "subtitle", "cues", "caption", "conversations")
 
 
 def answer_target(label: str, think: str | None = None) -> str:
@@ -107,6 +110,7 @@ FIELD_TYPES: dict[str, type] = {
     "subtitle": str,
     "cues": dict,
     "conversations": list,
+    "caption": str,
 }
 #: Optional label fields (SynthEmo) checked against the label set like ``label``.
 LABEL_FIELDS: tuple[str, ...] = ("label", "face_label", "voice_label")
@@ -139,12 +143,16 @@ def record_problems(record: Any, allowed: frozenset[str]) -> list[str]:
     """Reasons why one record is malformed (missing fields, wrong types, unknown labels)."""
     if not isinstance(record, dict):
         return [f"a manifest line must be a JSON object, got {type(record).__name__}"]
-    missing = [name for name in REQUIRED_FIELDS if name not in record]
+    perception = record.get("split") == PERCEPTION_SPLIT
+    required = PERCEPTION_FIELDS if perception else REQUIRED_FIELDS
+    missing = [name for name in required if name not in record]
+    if perception and any(name in record for name in LABEL_FIELDS):
+        missing = missing + [f"(none of {', '.join(LABEL_FIELDS)}: a perception line has no emotion label)"]
     reasons = [f"missing field{'s' if len(missing) > 1 else ''} {', '.join(missing)}"] if missing else []
     for name, kind in FIELD_TYPES.items():
         if name in record and not isinstance(record[name], kind):
             reasons.append(f"field {name!r} must be {kind.__name__}, got {type(record[name]).__name__}")
-    for name in ("id", "video", "label", "split"):
+    for name in ("id", "video", "label", "split", "caption"):
         if isinstance(record.get(name), str) and not record[name].strip():
             reasons.append(f"field {name!r} is empty")
     for name in LABEL_FIELDS:
@@ -163,6 +171,10 @@ def conversation_problems(record: dict[str, Any]) -> list[str]:
         return ["'conversations' must be [human turn, gpt turn]"]
     if not all(isinstance(t.get("value"), str) and t["value"].strip() for t in turns):
         return ["'conversations' turns must have a non-empty string 'value'"]
+    if record.get("split") == PERCEPTION_SPLIT:
+        if turns[1]["value"] != record.get("caption"):
+            return ["the gpt turn of a perception line must be its caption"]
+        return []
     label = record.get("label")
     if isinstance(label, str) and not re.search(
         rf"{re.escape(ANSWER_OPEN)}\s*{re.escape(label)}\s*{re.escape(ANSWER_CLOSE)}\s*$", turns[1]["value"]

@@ -18,6 +18,7 @@ from typing import Any
 
 from r1omni.data.manifest import validate_manifest
 from r1omni.io import atomic_replace_dir, atomic_write_json, file_lock, read_json, respect_umask
+from r1omni.settings import PERCEPTION_SPLIT
 
 #: Per-class count of the smoke-sized SynthEmo set (CI).
 SMOKE_PER_CLASS = 2
@@ -44,21 +45,24 @@ class PreparedData:
 
 
 def _synthemo(
-    data_dir: Path, per_class: int, seed: int, label_set: str, regenerate: bool, workers: int | None
+    data_dir: Path, per_class: int, seed: int, label_set: str, regenerate: bool, workers: int | None, render: str
 ) -> PreparedData:
     from r1omni.data.synth import SPLITS, generate
+    from r1omni.data.synth.build import stamp_settings
 
-    wanted = {"per_class": per_class, "seed": seed, "labels": label_set}
+    wanted = {"per_class": per_class, "seed": seed, "labels": label_set, **stamp_settings(render)}
+    split_names = (*SPLITS, PERCEPTION_SPLIT)
     stamp = data_dir / "synthemo.json"
     if stamp.is_file() and not regenerate:
-        have = read_json(stamp).get("config", {})
+        info = read_json(stamp)
+        have = {**info.get("config", {}), **{k: info.get(k) for k in stamp_settings(render)}}
         found = {key: have.get(key) for key in wanted}
         if found != wanted:
             raise ValueError(
                 f"{data_dir} holds a SynthEmo set built with {found}, not {wanted}; "
                 "use another data_dir or regenerate=True"
             )
-        manifests = {split: data_dir / f"{split}.jsonl" for split in SPLITS}
+        manifests = {split: data_dir / f"{split}.jsonl" for split in split_names}
         missing = [str(p) for p in manifests.values() if not p.is_file()]
         if missing:
             raise FileNotFoundError(
@@ -72,13 +76,13 @@ def _synthemo(
     respect_umask(tmp, directory=True)
     try:
         start = time.perf_counter()
-        generate(tmp, per_class=per_class, seed=seed, labels=label_set, workers=workers)
+        generate(tmp, per_class=per_class, seed=seed, labels=label_set, workers=workers, render=render)
         seconds = time.perf_counter() - start
         atomic_replace_dir(tmp, data_dir)  # manifests hold clip paths relative to themselves: safe to move
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return PreparedData("synthemo", data_dir, {s: data_dir / f"{s}.jsonl" for s in SPLITS}, True, seconds, wanted)
+    return PreparedData("synthemo", data_dir, {s: data_dir / f"{s}.jsonl" for s in split_names}, True, seconds, wanted)
 
 
 def _adapter(source: str, data_dir: Path, source_root: str, regenerate: bool, options: dict) -> PreparedData:
@@ -123,12 +127,14 @@ def prepare_data(
     regenerate: bool = False,
     workers: int | None = None,
     smoke: bool = False,
+    render: str = "drawn",
     **adapter_options: Any,
 ) -> PreparedData:
     """Make sure ``data_dir`` holds the data set and return its manifests.
 
-    ``source="synthemo"``: generate SynthEmo (``per_class``, ``seed``, ``label_set``; ``smoke``:
-    :data:`SMOKE_PER_CLASS` clips per class) unless ``data_dir`` already holds exactly that set.
+    ``source="synthemo"``: generate SynthEmo (``per_class``, ``seed``, ``label_set``, ``render``
+    "drawn" or "oracle"; ``smoke``: :data:`SMOKE_PER_CLASS` clips per class) unless ``data_dir``
+    already holds exactly that set, drawn by this version of SynthEmo.
     Any adapter name (``dfew``, ``mafw``, ``ravdess``, ``emer``): convert ``source_root`` with
     that adapter (``adapter_options`` are its ``Options`` fields) unless already done with the
     same settings.
@@ -140,7 +146,9 @@ def prepare_data(
     with file_lock(data_dir.with_name(f".{data_dir.name}.lock"), wait=True, what="data folder"):
         if source != "synthemo":
             return _adapter(source, data_dir, source_root, regenerate, adapter_options)
-        return _synthemo(data_dir, SMOKE_PER_CLASS if smoke else per_class, seed, label_set, regenerate, workers)
+        return _synthemo(
+            data_dir, SMOKE_PER_CLASS if smoke else per_class, seed, label_set, regenerate, workers, render
+        )
 
 
 def label_set_of(source: str, label_set: str = "dfew") -> str:

@@ -17,11 +17,13 @@ Modules: ``metrics`` (WAR, UAR, confusion, bootstrap, :func:`summarize_predictio
 (greedy, batched, resumable predictions: :func:`evaluate_split`, :func:`evaluate_models`, and the
 quick :func:`preview_generations` of the training notebooks), ``paper`` (the paper's table with
 its reference rows, its reading, the mean ± std table over seeds, Markdown for the README),
-``sampling`` (pass@k from ``n`` sampled completions per clip: sharpening vs new capability).
+``sampling`` (pass@k from ``n`` sampled completions per clip: sharpening vs new capability),
+``captions`` (what the base model perceives: captions scored against the true cues).
 Everything public is re-exported here. ``python -m r1omni.evaluate runs/<id> [more runs]`` prints
 the tables.
 """
 
+from r1omni.evaluate.captions import caption_examples, caption_record, caption_split, caption_table
 from r1omni.evaluate.decode import (
     PASSTHROUGH_FIELDS,
     EvalConfig,
@@ -66,15 +68,23 @@ from r1omni.evaluate.paper import (
 from r1omni.evaluate.sampling import (
     paired_difference_ci,
     pass_at_k_ks,
+    pass_at_k_metrics,
     pass_at_k_reading,
     pass_at_k_summary,
+    pass_at_k_table,
     sample_models,
     sample_split,
 )
 
 __all__ = [
+    "caption_examples",
+    "caption_record",
+    "caption_split",
+    "caption_table",
     "pass_at_k",
     "pass_at_k_ks",
+    "pass_at_k_metrics",
+    "pass_at_k_table",
     "pass_at_k_reading",
     "pass_at_k_summary",
     "paired_difference_ci",

@@ -15,7 +15,7 @@ import numpy as np
 from r1omni.evaluate.metrics import summarize_predictions
 from r1omni.io import file_digest
 from r1omni.progress import progress_bar
-from r1omni.settings import NUM_FRAMES, SAMPLE_RATE
+from r1omni.settings import NUM_FRAMES, PROMPT, SAMPLE_RATE
 
 
 @dataclass
@@ -45,6 +45,10 @@ class EvalConfig:
     on_mismatch: str = "restart"
     """When the predictions file was made by another checkpoint or other decoding settings:
     "restart" (warn, discard it, decode afresh) or "error"."""
+    num_samples: int = 8
+    """pass@k: completions sampled per clip (``r1omni.evaluate.sampling``)."""
+    sample_temperature: float = 1.0
+    """pass@k: sampling temperature (1.0: the policy's own distribution)."""
 
     @classmethod
     def for_notebook(
@@ -57,8 +61,10 @@ class EvalConfig:
         **fields: Any,
     ) -> EvalConfig:
         """A notebook's decoding settings: ``max_examples`` 0 = every clip; ``smoke`` caps them at
-        4 clips per split, 16 tokens and 50 bootstrap resamples (CI). ``fields`` are set as given."""
+        4 clips per split, 16 tokens, 2 samples per clip and 50 bootstrap resamples (CI). ``fields``
+        are set as given."""
         if smoke:
+            fields["num_samples"] = min(fields.get("num_samples", 2), 2)
             return cls(max_examples=4, max_new_tokens=16, n_boot=50, **fields)
         return cls(max_examples=max_examples or None, max_new_tokens=max_new_tokens, n_boot=bootstrap_samples, **fields)
 
@@ -197,6 +203,7 @@ def predict(
     settings: dict | None = None,
     on_mismatch: str = "restart",
     progress: bool = True,
+    record_fn: Callable[..., dict] | None = None,
 ) -> list[dict]:
     """Decode ``examples`` in batches, appending each batch's records to ``out_path``.
 
@@ -205,7 +212,10 @@ def predict(
     ``model``, ``modalities`` or ``settings`` (checkpoint fingerprint, decoding budget) are never
     mixed in: with ``on_mismatch="restart"`` the file is discarded with a warning, with
     "error" a ValueError says so. Returns the records of ``examples`` in their order.
+    ``record_fn(example, text, n_tokens, model=, modalities=, settings=)`` makes each line
+    (default :func:`prediction_record`; captions have their own, ``r1omni.evaluate.captions``).
     """
+    record_fn = record_fn or prediction_record
     if on_mismatch not in ("restart", "error"):
         raise ValueError(f"on_mismatch must be 'restart' or 'error', got {on_mismatch!r}")
     out_path = Path(out_path)
@@ -235,7 +245,7 @@ def predict(
         if len(outputs) != len(batch):
             raise RuntimeError(f"generate_fn returned {len(outputs)} outputs for {len(batch)} examples")
         rows = [
-            prediction_record(e, text, n, model=model, modalities=modalities, settings=settings)
+            record_fn(e, text, n, model=model, modalities=modalities, settings=settings)
             for e, (text, n) in zip(batch, outputs)
         ]
         _append_rows(out_path, rows)
@@ -243,8 +253,9 @@ def predict(
     return [done[i] for i in ids]
 
 
-def make_generate_fn(model: Any, processor: Any, config: EvalConfig) -> GenerateFn:
-    """Greedy decoding of a batch of manifest records with an ``OmniModel``."""
+def make_generate_fn(model: Any, processor: Any, config: EvalConfig, *, question: str = PROMPT) -> GenerateFn:
+    """Greedy decoding of a batch of manifest records with an ``OmniModel``, asked ``question``
+    (the emotion question; the base model's captions are asked the perception question)."""
     import torch
 
     from r1omni.data.media import load_clip
@@ -256,7 +267,7 @@ def make_generate_fn(model: Any, processor: Any, config: EvalConfig) -> Generate
             clips = [
                 load_clip(e["video_path"], num_frames=config.num_frames, sample_rate=config.sample_rate) for e in batch
             ]
-        inputs = processor(clips, modalities=config.modalities).to(config.device)
+        inputs = processor(clips, modalities=config.modalities, question=question).to(config.device)
         with torch.no_grad():
             out = model.generate(inputs, max_new_tokens=config.max_new_tokens, do_sample=False)
         lengths = out.completion_mask.sum(dim=1).tolist()  # (B,)

@@ -156,12 +156,15 @@ def sample_models(
     out_dir: str | os.PathLike,
     config: EvalConfig,
     *,
-    num_samples: int = 8,
-    temperature: float = 1.0,
+    num_samples: int | None = None,
+    temperature: float | None = None,
     progress: bool = True,
 ) -> dict[str, dict[str, dict]]:
     """:func:`sample_split` + :func:`pass_at_k_summary` for every checkpoint and split (samples go to
-    ``out_dir/<model>_<split>_samples.jsonl``). Returns ``results[model][split]``."""
+    ``out_dir/<model>_<split>_samples.jsonl``; ``num_samples`` / ``temperature`` default to the
+    config's). Returns ``results[model][split]``."""
+    num_samples = config.num_samples if num_samples is None else num_samples
+    temperature = config.sample_temperature if temperature is None else temperature
     from r1omni.model import load_policy
 
     results: dict[str, dict[str, dict]] = {}
@@ -236,3 +239,25 @@ def pass_at_k_reading(
             f"{100 * b['pass_at_k'][str(n)]:.1f} ({100 * dn:+.1f}, [{100 * lon:+.1f}, {100 * hin:+.1f}]): {verdict}."
         )
     return " ".join(out)
+
+
+def pass_at_k_table(results: dict[str, dict[str, dict]]):
+    """pass@k in % as a table: a row per (model, split), a column per k."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            (m, s): {f"pass@{k}": 100 * v for k, v in r["pass_at_k"].items()}
+            for m, per in results.items()
+            for s, r in per.items()
+        }
+    ).T
+
+
+def pass_at_k_metrics(results: dict[str, dict[str, dict]]) -> dict[str, dict[str, dict]]:
+    """The JSON-ready part of :func:`sample_models`' results for ``metrics.json`` (the per-clip
+    counts stay in the samples files)."""
+    return {
+        m: {s: {k: r[k] for k in ("n", "clips", "pass_at_k", "pass_at_k_ci")} for s, r in per.items()}
+        for m, per in results.items()
+    }

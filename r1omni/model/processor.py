@@ -190,7 +190,7 @@ class OmniProcessor:
         clips: Sequence[Any],
         *,
         modalities: str | Sequence[str] = "av",
-        question: str = PROMPT,
+        question: str | Sequence[str] = PROMPT,
         targets: Sequence[str] | None = None,
     ) -> OmniBatch:
         clips = list(clips)
@@ -203,6 +203,9 @@ class OmniProcessor:
         bad = sorted({m for m in mods if m not in MODALITIES})
         if bad:
             raise ValueError(f"processor: unknown modalities {bad}; expected one of {list(MODALITIES)}")
+        questions = [question] * b if isinstance(question, str) else list(question)
+        if len(questions) != b:
+            raise ValueError(f"processor: {len(questions)} questions for {b} clips")
         if targets is not None and len(targets) != b:
             raise ValueError(f"processor: {len(targets)} targets for {b} clips")
 
@@ -218,7 +221,7 @@ class OmniProcessor:
 
         seqs, labels = [], []
         for i, mod in enumerate(mods):
-            prompt = self._prompt_ids(mod, question)
+            prompt = self._prompt_ids(mod, questions[i])
             if targets is None:
                 seqs.append(prompt)
                 continue

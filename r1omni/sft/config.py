@@ -162,6 +162,16 @@ SFT_PRESETS: dict[str, dict[str, Any]] = {
         target="answer_only",
         device="cpu",
     ),
+    # The base model's captioning alignment on the perception split (notebook 01): the same tiny LM
+    # learning its tokens from scratch, on 1,800 captions. Measured: docs/tuning.md.
+    "perception": dict(
+        num_train_epochs=5.0,
+        per_device_train_batch_size=8,
+        gradient_accumulation_steps=1,
+        learning_rate=1e-2,
+        warmup_ratio=0.05,
+        device="cpu",
+    ),
 }
 #: The label-only baseline that goes with each cold-start preset (notebook 01 trains both).
 LABEL_ONLY_PRESET: dict[str, str] = {

@@ -36,9 +36,13 @@ def gpt_text(record: dict) -> str:
 # ----------------------------------------------------------------------------- tables
 
 
+#: The label column of the perception split's clips, which have none.
+UNLABELLED = "(no label: perception)"
+
+
 def split_label_table(records: Mapping[str, Sequence[dict]]) -> pd.DataFrame:
     """Clips per label (rows) and split (columns), with a ``total`` row."""
-    rows = [{"split": split, "label": r["label"]} for split, recs in records.items() for r in recs]
+    rows = [{"split": split, "label": r.get("label", UNLABELLED)} for split, recs in records.items() for r in recs]
     table = pd.crosstab(pd.DataFrame(rows)["label"], pd.DataFrame(rows)["split"])
     table = table[[s for s in records if s in table.columns]]
     table.loc["total"] = table.sum()
@@ -76,7 +80,7 @@ def plot_label_distribution(records: Mapping[str, Sequence[dict]], labels: Seque
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    df = pd.DataFrame([{"split": s, "label": r["label"]} for s, recs in records.items() for r in recs])
+    df = pd.DataFrame([{"split": s, "label": r["label"]} for s, recs in records.items() for r in recs if "label" in r])
     order = list(labels) if labels else sorted(df["label"].unique())
     fig, ax = plt.subplots(figsize=(9, 3.2))
     sns.countplot(data=df, x="label", hue="split", order=[lab for lab in order if lab in set(df["label"])], ax=ax)
@@ -238,7 +242,7 @@ def describe_record(record: dict, clip: Clip | None = None) -> str:
     cues = record.get("cues", {})
     lines = [
         f"<b>{escape(record['id'])}</b> &middot; split <code>{escape(record['split'])}</code> &middot; "
-        f"label <b>{escape(record['label'])}</b>"
+        + (f"label <b>{escape(record['label'])}</b>" if "label" in record else "no label (a perception clip)")
     ]
     if "face_label" in record:
         lines.append(

@@ -115,3 +115,27 @@ def plot_splits(
         ax.legend(title="split")
     fig.tight_layout()
     return fig
+
+
+def plot_pass_at_k(results: Mapping[str, Mapping[str, Mapping]], *, splits: Sequence[str] | None = None):
+    """pass@k against k (log 2 axis) per model, one panel per split, with 95% bootstrap bands over clips
+    (``r1omni.evaluate.pass_at_k_summary`` results)."""
+    import matplotlib.pyplot as plt
+
+    splits = list(splits or dict.fromkeys(s for per in results.values() for s in per))
+    fig, axes = plt.subplots(1, len(splits), figsize=(5 * len(splits), 3.6), squeeze=False)
+    for ax, split in zip(axes[0], splits):
+        for i, (model, per) in enumerate(results.items()):
+            if split not in per:
+                continue
+            ks = [int(k) for k in per[split]["pass_at_k"]]
+            vals = [100 * per[split]["pass_at_k"][str(k)] for k in ks]
+            lo = [100 * per[split]["pass_at_k_ci"][str(k)][0] for k in ks]
+            hi = [100 * per[split]["pass_at_k_ci"][str(k)][1] for k in ks]
+            ax.plot(ks, vals, marker="o", color=f"C{i}", label=model)
+            ax.fill_between(ks, lo, hi, color=f"C{i}", alpha=0.15)
+        ax.set_xscale("log", base=2)
+        ax.set(title=f"pass@k on {split} (temperature 1)", xlabel="k", ylabel="pass@k (%)", ylim=(0, 100))
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

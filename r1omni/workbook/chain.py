@@ -289,6 +289,7 @@ def _run_notebooks(
                 progress_bar=progress_bar,
                 log_output=log_output,
                 execution_timeout=cell_timeout,
+                cwd=str(notebook_path(name, notebooks_dir).parent),  # where JupyterLab starts the kernel
             )
         except KeyboardInterrupt:
             status.update(state="interrupted", finished=_now())

@@ -41,6 +41,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from r1omni.data.synth.clip import RENDERS, VOICES, ClipSpec, MediaFormat, make_clip
 from r1omni.data.synth.espeak import ENGINE, espeak_version, find_espeak
@@ -135,6 +136,16 @@ def plan(config: SynthConfig) -> list[ClipSpec]:
     return specs
 
 
+#: Bumped when a change to the drawing or the voice changes what clips look or sound like on
+#: purpose, so a folder built by an older SynthEmo is rebuilt, never reused (``r1omni.data.prepare``).
+RENDER_VERSION = 1
+
+
+def stamp_settings(render: str) -> dict[str, Any]:
+    """What ``synthemo.json`` records about the drawing besides the config: the render and its version."""
+    return {"render": render, "render_version": RENDER_VERSION}
+
+
 def generate(
     out: str | os.PathLike,
     per_class: int = DEFAULT_PER_CLASS,
@@ -198,7 +209,6 @@ def generate(
     info = {"config": config_dict, "sizes": sizes, "labels": list(labels_for(config.labels))}
     if espeak_path is not None:  # numpy sets keep the key out (byte-identical to older sets)
         info["voice"] = {"engine": ENGINE, "version": espeak_version(espeak_path)}
-    if render != "drawn":  # likewise: drawn sets have no "render" key
-        info["render"] = render
+    info.update(stamp_settings(render))
     atomic_write_json(out / "synthemo.json", info)
     return paths

@@ -33,9 +33,9 @@ from r1omni.data.synth.emotions import (
     VOICE_RANGE,
     VOICE_SIGMA,
 )
-from r1omni.settings import AUDIO_TOKEN, PERCEPTION_PROMPT, VIDEO_TOKEN
+from r1omni.settings import AUDIO_TOKEN, PERCEPTION_PROMPT, PERCEPTION_SPLIT, VIDEO_TOKEN
 
-SPLIT = "perception"
+SPLIT = PERCEPTION_SPLIT
 #: Perception clips at the default ``per_class`` (100).
 PERCEPTION_AT_DEFAULT = 2000
 #: Intensity range of the emotional splits (``emotions.sample_intensity``).
