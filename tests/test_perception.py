@@ -184,6 +184,18 @@ def test_other_splits_unchanged_by_the_perception_split(with_split, tmp_path):
     assert read_json(without / "synthemo.json")["config"] == read_json(with_split / "synthemo.json")["config"]
 
 
+def test_perception_clips_extends_the_split(with_split, perception, tmp_path):
+    from r1omni.data.synth import SynthConfig, plan
+
+    specs = [s for s in plan(SynthConfig(per_class=PER_CLASS, seed=SEED, perception_clips=30)) if s.perception]
+    assert len(specs) == 30
+    small = [s for s in plan(SynthConfig(per_class=PER_CLASS, seed=SEED)) if s.perception]
+    assert specs[:20] == small  # clip i does not depend on the size
+    with pytest.raises(ValueError, match="perception_clips"):
+        generate(tmp_path / "bad", per_class=1, perception_clips=0, progress=False)
+    assert not (tmp_path / "bad").exists()
+
+
 # --- the oracle rendering ---------------------------------------------------------------------
 
 

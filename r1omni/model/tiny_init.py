@@ -8,7 +8,9 @@ same transformers classes and the seeded random attention / MLP weights, and fix
 input stages to deterministic, information-preserving filters:
 
 * SigLIP patch embedding: the first ``D - 2`` 2-D DCT-II basis functions (zig-zag order) of the
-  luminance of each ``p x p`` patch, and two colour-opponent DC channels (R - G, (R + G)/2 - B)::
+  luminance of each ``p x p`` patch, and two colour-opponent DC channels (R - G, (R + G)/2 - B)
+  (a tower wider than ``p*p + 2`` gets all ``p*p`` luminance coefficients, the two DCs, then the
+  opponent channels' AC coefficients in zig-zag order, alternating)::
 
       h_{patch, c} = gain * sum_{x,y} Y(x, y) * cos(pi (2x+1) u_c / 2p) cos(pi (2y+1) v_c / 2p) * a_u a_v
 
@@ -73,16 +75,21 @@ def init_vision_tower(tower: nn.Module) -> None:
     emb = tower.embeddings
     conv = emb.patch_embedding  # Conv2d(3, D, p, p)
     d, _, p, _ = conv.weight.shape
-    if d < 3 or p * p < d - 2:
-        raise ValueError(f"tiny_init: vision hidden_size {d} must be in [3, patch_size**2 + 2]")
+    if d < 3 or d > 3 * p * p:
+        raise ValueError(f"tiny_init: vision hidden_size {d} must be in [3, 3 * patch_size**2]")
     c = dct_matrix(p)
     weight = torch.zeros_like(conv.weight)
     luminance = torch.tensor([0.299, 0.587, 0.114])
-    for j, (u, v) in enumerate(zigzag(p)[: d - 2]):
-        basis = torch.outer(c[u], c[v])  # (p, p), unit norm
-        weight[j] = luminance[:, None, None] * basis
-    weight[d - 2] = torch.tensor([1.0, -1.0, 0.0])[:, None, None] / p
-    weight[d - 1] = torch.tensor([0.5, 0.5, -1.0])[:, None, None] / p
+    opponent = (torch.tensor([1.0, -1.0, 0.0]), torch.tensor([0.5, 0.5, -1.0]))
+    n_lum = min(d - 2, p * p)
+    for j, (u, v) in enumerate(zigzag(p)[:n_lum]):
+        weight[j] = luminance[:, None, None] * torch.outer(c[u], c[v])  # (p, p) basis, unit norm
+    weight[n_lum] = opponent[0][:, None, None] / p
+    weight[n_lum + 1] = opponent[1][:, None, None] / p
+    # a wider tower (d > p*p + 2) also gets the colour-opponent channels' AC coefficients
+    extra = [(axis, uv) for uv in zigzag(p)[1:] for axis in opponent]
+    for j, (axis, (u, v)) in enumerate(extra[: d - n_lum - 2]):
+        weight[n_lum + 2 + j] = axis[:, None, None] * torch.outer(c[u], c[v]) / axis.norm()
     conv.weight.copy_(weight)
     conv.bias.zero_()
     emb.position_embedding.weight.mul_(POSITION_SCALE)

@@ -1,5 +1,5 @@
 """CLI: ``python -m r1omni.data.synth --out DIR --per-class N --seed S [--labels dfew|mafw] [--workers K]
-[--voice numpy|espeak] [--render drawn|oracle] [--no-perception]``; ``espeak`` needs espeak-ng on
+[--voice numpy|espeak] [--render drawn|oracle] [--no-perception] [--perception-clips N]``; ``espeak`` needs espeak-ng on
 PATH (``apt-get install espeak-ng``)."""
 
 from __future__ import annotations
@@ -40,6 +40,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-perception", action="store_true", help="do not write the emotion-free perception split (perception.jsonl)"
     )
+    parser.add_argument(
+        "--perception-clips",
+        type=int,
+        default=None,
+        help="size of the perception split (default 20 per --per-class: 2,000 at 100)",
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
     paths = generate(
@@ -51,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
         voice=args.voice,
         render=args.render,
         perception=not args.no_perception,
+        perception_clips=args.perception_clips,
     )
     print(f"wrote {', '.join(str(p) for p in paths.values())} in {time.perf_counter() - start:.1f} s")
 

@@ -73,6 +73,19 @@ class SynthConfig:
     """Frame size, fps, duration and sample rate of every clip."""
     perception: bool = True
     """Also plan the emotion-free ``perception`` split (``perception.py``)."""
+    perception_clips: int | None = None
+    """Size of the perception split (None: ``perception_size(per_class)``, 2,000 at 100). Clip
+    ``i`` is the same whatever the size, so a larger split extends a smaller one."""
+
+    def num_perception(self) -> int:
+        """Clips in the perception split (0 without it)."""
+        if not self.perception:
+            return 0
+        if self.perception_clips is None:
+            return perception_size(self.per_class)
+        if self.perception_clips < 1:
+            raise ValueError(f"perception_clips must be >= 1, got {self.perception_clips}")
+        return int(self.perception_clips)
 
 
 def split_sizes(per_class: int, num_labels: int) -> dict[str, int]:
@@ -120,7 +133,7 @@ def plan(config: SynthConfig) -> list[ClipSpec]:
                 )
             )
     if config.perception:
-        for i in range(perception_size(config.per_class)):
+        for i in range(config.num_perception()):
             specs.append(
                 ClipSpec(
                     id=f"{PERCEPTION}_{i:05d}",
@@ -138,7 +151,8 @@ def plan(config: SynthConfig) -> list[ClipSpec]:
 
 #: Bumped when a change to the drawing or the voice changes what clips look or sound like on
 #: purpose, so a folder built by an older SynthEmo is rebuilt, never reused (``r1omni.data.prepare``).
-RENDER_VERSION = 1
+#: 2: the face drawing of v3 (bold strokes and FACS-like textures, ``face.GEOMETRY``).
+RENDER_VERSION = 2
 
 
 def stamp_settings(render: str) -> dict[str, Any]:
@@ -158,6 +172,7 @@ def generate(
     voice: str = "numpy",
     perception: bool = True,
     render: str = "drawn",
+    perception_clips: int | None = None,
 ) -> dict[str, Path]:
     """Write ``out/clips/*.mp4`` and ``out/{split}.jsonl``; return ``{split: manifest path}``
     (with ``"perception"`` unless ``perception=False``).
@@ -165,7 +180,8 @@ def generate(
     ``workers``: processes to use (default: all cores); the output does not depend on it.
     ``voice``: ``"numpy"`` (default, ``voice.py``) or ``"espeak"`` (espeak-ng speaks the
     subtitle, ``espeak.py``); espeak-ng missing raises ``espeak.EspeakNotFound``.
-    ``perception``: also write ``perception.jsonl`` (the labelled splits do not depend on it).
+    ``perception``: also write ``perception.jsonl`` (the labelled splits do not depend on it);
+    ``perception_clips``: its size (default proportional to ``per_class``).
     ``render``: ``"drawn"`` (default) or ``"oracle"`` (``oracle.py``: same records and audio).
     """
     if voice not in VOICES:
@@ -174,8 +190,14 @@ def generate(
         raise ValueError(f"SynthEmo render must be one of {RENDERS}, got {render!r}")
     espeak_path = find_espeak() if voice == "espeak" else None  # fail before any work
     config = SynthConfig(
-        per_class=per_class, seed=seed, labels=labels, media=media or MediaFormat(), perception=perception
+        per_class=per_class,
+        seed=seed,
+        labels=labels,
+        media=media or MediaFormat(),
+        perception=perception,
+        perception_clips=perception_clips,
     )
+    config.num_perception()  # a bad size fails before any work
     specs = plan(config)
     out = Path(out)
     (out / "clips").mkdir(parents=True, exist_ok=True)
@@ -202,10 +224,10 @@ def generate(
     for split in SPLITS + ((PERCEPTION,) if perception else ()):
         paths[split] = atomic_write_jsonl(out / f"{split}.jsonl", [r for r in records if r["split"] == split])
     config_dict = asdict(config)
-    del config_dict["perception"]  # recorded as a size below (keeps older stamps readable)
+    del config_dict["perception"], config_dict["perception_clips"]  # recorded as a size below
     sizes = split_sizes(per_class, len(labels_for(config.labels)))
     if perception:
-        sizes[PERCEPTION] = perception_size(per_class)
+        sizes[PERCEPTION] = config.num_perception()
     info = {"config": config_dict, "sizes": sizes, "labels": list(labels_for(config.labels))}
     if espeak_path is not None:  # numpy sets keep the key out (byte-identical to older sets)
         info["voice"] = {"engine": ENGINE, "version": espeak_version(espeak_path)}

@@ -26,6 +26,46 @@ _HAIR = np.array([[25, 20, 18], [90, 55, 30], [200, 160, 90], [150, 60, 25], [15
 _PASTEL = np.array([[200, 235, 200], [215, 205, 240], [250, 240, 180], [190, 225, 245]])
 _INK = np.array([30, 30, 70], dtype=np.float32)
 
+#: Geometry of the drawn face, in units of the head's half-height ``ry`` (``ry = head * s`` px at
+#: scale ``s``). The expression strokes are bold and travel far so that every face parameter
+#: still moves several pixels at the tiny towers' 64 px input (an earlier geometry moved brows,
+#: mouth corners and nose creases by 1-2 px there; see data_cards/synthemo.md).
+GEOMETRY = dict(
+    head=40.0,  # ry in px at 112 px and scale 1
+    hairline=0.72,  # the hair cap covers y < hy - hairline * ry
+    pitch_shift=0.25,  # features move by head_pitch * this
+    eye_y=0.06,
+    eye_w=0.2,
+    eye_h=0.26,
+    pupil=0.085,
+    brow_gap=0.27,
+    brow_raise=0.2,
+    brow_inner=0.2,
+    brow_width=0.13,
+    brow_width_sketch=0.14,
+    forehead=(0.08, 0.15),
+    forehead_width=0.045,  # lines above raised brows (FACS AU1+2)
+    furrow_x=0.07,
+    furrow_len=0.16,
+    furrow_width=0.05,  # vertical furrows between lowered brows (AU4)
+    wrinkle_x=0.14,
+    wrinkle_dx=0.12,
+    wrinkle_y0=0.1,
+    wrinkle_y1=0.3,
+    wrinkle_width=0.07,
+    wrinkle_gap=0.09,
+    mouth_y=0.5,
+    mouth_w=0.4,
+    mouth_bend=0.26,
+    mouth_tilt=0.22,
+    lip_width=0.07,
+    mouth_gap=0.4,
+    dimple=0.14,
+    dimple_width=0.05,  # cheek crease at the raised mouth corner (smirk)
+)
+#: A texture cue fades in over this much of its parameter beyond its onset: alpha = clip((v - v0) / RAMP).
+CUE_RAMP = 0.5
+
 
 def sample_identity(rng: np.random.Generator, style: str = "flat") -> dict:
     """Per-clip appearance, JSON-friendly (lists and rounded floats)."""
@@ -82,7 +122,8 @@ def draw_frame(identity: dict, p: dict, phase: tuple[float, float], background: 
     sketch = identity["style"] == "sketch"
     canvas = background.copy()
     s = identity["scale"] * size / 112
-    ry = 34 * s
+    G = GEOMETRY
+    ry = G["head"] * s
     rx = ry * identity["aspect"]
     hx = size / 2 + identity["offset_x"] * s + phase[0]
     hy = size / 2 + 2 + identity["offset_y"] * s + phase[1]
@@ -115,9 +156,9 @@ def draw_frame(identity: dict, p: dict, phase: tuple[float, float], background: 
     if sketch:
         ellipse(hx, hy, rx, ry, _INK, power, outline=1.8 * s)
     # hair on top: the head's upper cap (plus a bun for style 2)
-    sl = R.box(size, hx - 1.1 * rx, hy - 1.4 * ry, hx + 1.1 * rx, hy - 0.5 * ry)
+    sl = R.box(size, hx - 1.1 * rx, hy - 1.4 * ry, hx + 1.1 * rx, hy - (G["hairline"] - 0.05) * ry)
     Xs, Ys = X[sl], Y[sl]
-    cap = R.ellipse(Xs, Ys, hx, hy - 0.1 * ry, rx * 1.06, ry * 0.98, power) * R.coverage(Ys - (hy - 0.55 * ry))
+    cap = R.ellipse(Xs, Ys, hx, hy - 0.1 * ry, rx * 1.06, ry * 0.98, power) * R.coverage(Ys - (hy - G["hairline"] * ry))
     if identity["hair_style"] == 2:
         cap = np.maximum(cap, R.ellipse(Xs, Ys, hx, hy - 1.05 * ry, 0.35 * rx, 0.3 * ry))
     if sketch:
@@ -125,48 +166,75 @@ def draw_frame(identity: dict, p: dict, phase: tuple[float, float], background: 
     R.paint(canvas[sl], cap, _INK if sketch else hair)
 
     # features shift down when the head is lowered, up when the chin is raised
-    fy = hy - p["head_pitch"] * 0.16 * ry
-    eye_y = fy - 0.12 * ry
-    ew = 0.17 * rx
-    eh = max(0.03, p["eye_open"]) * 0.21 * ry
+    fy = hy - p["head_pitch"] * G["pitch_shift"] * ry
+    eye_y = fy - G["eye_y"] * ry
+    ew = G["eye_w"] * rx
+    eh = max(0.03, p["eye_open"]) * G["eye_h"] * ry
     for side in (-1, 1):
         ex = hx + side * 0.38 * rx * identity["eye_sep"]
         sl, sclera = ellipse(ex, eye_y, ew, eh, np.float32(250 if not sketch else 255))
-        pupil = R.ellipse(X[sl], Y[sl], ex, eye_y, 0.075 * ry, 0.075 * ry) * sclera
+        pupil = R.ellipse(X[sl], Y[sl], ex, eye_y, G["pupil"] * ry, G["pupil"] * ry) * sclera
         R.paint(canvas[sl], pupil, _INK if sketch else identity["iris"])
         ellipse(ex, eye_y, ew, eh, line, outline=1.0 * s)
         # brows: raised / lowered as a whole, inner corner up (worried) or down (angry V)
-        by = eye_y - 0.2 * ry - p["brow_raise"] * 0.13 * ry
-        inner_y = by - p["brow_inner"] * 0.11 * ry
+        by = eye_y - G["brow_gap"] * ry - p["brow_raise"] * G["brow_raise"] * ry
+        inner_y = by - p["brow_inner"] * G["brow_inner"] * ry
         stroke(
             hx + side * 0.12 * rx,
             inner_y,
             hx + side * 0.6 * rx,
             by + 0.02 * ry,
-            (0.1 if sketch else 0.085) * ry,
+            G["brow_width_sketch" if sketch else "brow_width"] * ry,
             _INK if sketch else hair * 0.8,
         )
-        # nose wrinkles beside the bridge
-        wrinkle = float(np.clip((p["nose_wrinkle"] - 0.15) / 0.5, 0, 1))
+        # nose wrinkles beside the bridge: two creases per side
+        wrinkle = float(np.clip((p["nose_wrinkle"] - 0.15) / CUE_RAMP, 0, 1))
         if wrinkle > 0:
-            wx = hx + side * 0.13 * rx
-            stroke(wx, eye_y + 0.1 * ry, wx + side * 0.08 * rx, eye_y + 0.2 * ry, 1.2 * s, line, wrinkle)
+            for k in range(2):
+                wx = hx + side * (G["wrinkle_x"] + k * G["wrinkle_gap"]) * rx
+                stroke(
+                    wx,
+                    eye_y + G["wrinkle_y0"] * ry,
+                    wx + side * G["wrinkle_dx"] * rx,
+                    eye_y + G["wrinkle_y1"] * ry,
+                    G["wrinkle_width"] * ry,
+                    line * 0.85,
+                    wrinkle,
+                )
+    # raised brows crease the forehead, lowered brows furrow between them
+    brow_y = eye_y - G["brow_gap"] * ry - p["brow_raise"] * G["brow_raise"] * ry
+    lines = float(np.clip((p["brow_raise"] - 0.1) / CUE_RAMP, 0, 1))
+    if lines > 0:
+        for dy in G["forehead"]:
+            stroke(
+                hx - 0.4 * rx, brow_y - dy * ry, hx + 0.4 * rx, brow_y - dy * ry, G["forehead_width"] * ry, line, lines
+            )
+    furrow = float(np.clip((-p["brow_raise"] - 0.1) / CUE_RAMP, 0, 1))
+    if furrow > 0:
+        for side in (-1, 1):
+            fx = hx + side * G["furrow_x"] * rx
+            stroke(fx, brow_y - 0.02 * ry, fx, brow_y + G["furrow_len"] * ry, G["furrow_width"] * ry, line, furrow)
     stroke(hx, eye_y + 0.06 * ry, hx + 0.04 * rx, eye_y + 0.33 * ry, 1.6 * s, line)
 
     # mouth: a parabola bent by mouth_curve, tilted by mouth_asym, opened by mouth_open
-    my, mw = fy + 0.47 * ry, 0.3 * rx * identity["mouth_width"]
-    bend, tilt = -p["mouth_curve"] * 0.14 * ry, -p["mouth_asym"] * 0.11 * ry
-    sl = R.box(size, hx - mw, my - 0.3 * ry, hx + mw, my + 0.7 * ry)
+    my, mw = fy + G["mouth_y"] * ry, G["mouth_w"] * rx * identity["mouth_width"]
+    bend, tilt = -p["mouth_curve"] * G["mouth_bend"] * ry, -p["mouth_asym"] * G["mouth_tilt"] * ry
+    sl = R.box(size, hx - mw, my - 0.55 * ry, hx + mw, my + 0.75 * ry)
     Xs, Ys = X[sl], Y[sl]
     top = R.parabola_y(Xs, hx, my, mw, bend, tilt)
     u = (Xs - hx) / mw
-    gap = p["mouth_open"] * 0.38 * ry * np.clip(1 - u * u, 0, 1)
-    lips = R.curve(Xs, Ys, hx, my, mw, bend, 1.6 * s, tilt)
+    gap = p["mouth_open"] * G["mouth_gap"] * ry * np.clip(1 - u * u, 0, 1)
+    lips = R.curve(Xs, Ys, hx, my, mw, bend, G["lip_width"] * ry, tilt)
     if p["mouth_open"] > 0.08:  # dark opening; the lower lip follows it
         R.paint(canvas[sl], R.between(Xs, Ys, hx, mw, top, top + gap), _INK if sketch else np.float32([90, 20, 30]))
-        lower = R.coverage(np.maximum(np.abs(Ys - (top + gap)) - 0.8 * s, np.abs(Xs - hx) - mw))
+        lower = R.coverage(np.maximum(np.abs(Ys - (top + gap)) - G["lip_width"] / 2 * ry, np.abs(Xs - hx) - mw))
         lips = np.maximum(lips, lower)
     R.paint(canvas[sl], lips, _INK if sketch else np.float32([150, 60, 60]))
+    # a smirk creases the cheek beside the raised (right) mouth corner
+    dimple = float(np.clip((p["mouth_asym"] - 0.1) / CUE_RAMP, 0, 1))
+    if dimple > 0:
+        cx, cy = hx + mw + 0.04 * rx, my + tilt - 0.02 * ry
+        stroke(cx, cy - G["dimple"] * ry, cx + 0.03 * rx, cy + 0.03 * ry, G["dimple_width"] * ry, line, dimple)
     return canvas
 
 
