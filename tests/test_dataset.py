@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from r1omni.data.dataset import ClipCache, ManifestDataset, OmniCollator
-from r1omni.data.manifest import make_record
+from r1omni.data.manifest import ManifestError, make_record
 from r1omni.data.media import write_clip
 
 #: (label, explanation) pairs in the tiny tokenizer's vocabulary.
@@ -88,13 +89,8 @@ def test_bad_entries_raise_naming_file_and_record(manifest, tmp_path):
     gone = json.loads(lines[0])
     gone["video"] = "clips/nope.mp4"
     path.write_text(json.dumps(gone) + "\n")
-    try:
-        ds = ManifestDataset(path)
-    except (ValueError, FileNotFoundError) as err:  # load_manifest may check media up front
-        assert "nope.mp4" in str(err)
-    else:
-        with pytest.raises(ValueError, match=r"id='c0'.*nope\.mp4"):
-            ds[0]
+    with pytest.raises(ManifestError, match=r"bad\.jsonl:1: video file \S*clips/nope\.mp4 does not exist"):
+        ManifestDataset(path)  # media are checked up front, before any item is read
 
     with pytest.raises(ValueError, match="target must be one of"):
         ManifestDataset(manifest, target="labels")
@@ -122,12 +118,19 @@ def test_collator_masks_prompt_and_keeps_target(manifest, processor):
     batch = OmniCollator(processor)([ds[0], ds[1]])
     ids, labels = batch["input_ids"], batch["labels"]
     assert ids.shape == labels.shape
+    tok = processor.tokenizer
     for row in range(2):
-        kept = labels[row][labels[row] != -100]
-        text = processor.tokenizer.decode(kept.tolist(), skip_special_tokens=False)
-        assert ds[row]["target"] in text  # the completion (+ eos) is all that is supervised
-        assert (labels[row][labels[row] != -100] == ids[row][labels[row] != -100]).all()
-        assert labels[row][batch["attention_mask"][row] == 0].eq(-100).all()
+        real = batch["attention_mask"][row] == 1
+        row_ids, row_labels = ids[row][real], labels[row][real]
+        n = len(tok(ds[row]["target"], add_special_tokens=False)["input_ids"]) + 1  # the target and eos
+        # exactly the last n real tokens are supervised, with their own ids: the target, then eos
+        assert tok.decode(row_labels[-n:].tolist(), skip_special_tokens=False) == ds[row]["target"] + tok.eos_token
+        assert torch.equal(row_labels[-n:], row_ids[-n:])
+        assert row_labels[:-n].eq(-100).all()  # the whole prompt (media placeholders included) is masked
+        assert labels[row][~real].eq(-100).all()  # and so is the padding
+        # what precedes the target is the prompt the model is given at generation time
+        prompt = OmniCollator(processor, with_targets=False)([ds[row]])
+        assert torch.equal(row_ids[:-n], prompt["input_ids"][0][prompt["attention_mask"][0] == 1])
     gen = OmniCollator(processor, with_targets=False)([ds[0]])
     assert "labels" not in gen
     with pytest.raises(ValueError, match="no target"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import types
 
 import numpy as np
 import pytest
@@ -71,6 +72,7 @@ def test_unparseable_counts_as_wrong_and_separately():
     assert s["confusion"]["happy"][UNPARSEABLE] == 1
     assert s["confusion"]["fear"]["angry"] == 1
     assert s["format_rate"] == pytest.approx(5 / 6)
+    assert s["accuracy_reward"] == pytest.approx(3 / 6)  # the accuracy rewards, not the format ones
     assert s["mean_completion_tokens"] == pytest.approx(12.5)
     # the confusion matrix holds every clip exactly once
     assert sum(sum(row.values()) for row in s["confusion"].values()) == 6
@@ -92,6 +94,9 @@ def test_bootstrap_contains_point_and_is_seeded(metric):
     lo, hi = bootstrap_ci(y_true, y_pred, metric, n_boot=500, seed=3)
     assert lo <= point <= hi and hi - lo < 0.2
     assert (lo, hi) == bootstrap_ci(y_true, y_pred, metric, n_boot=500, seed=3)
+    # another seed draws other resamples, so (almost always) another interval
+    others = {bootstrap_ci(y_true, y_pred, metric, n_boot=200, seed=s) for s in range(6)}
+    assert len(others) >= 4
     # the vectorised UAR path equals the generic callable path
     assert bootstrap_ci(y_true, y_pred, metric, n_boot=50, seed=1) == pytest.approx(
         bootstrap_ci(y_true, y_pred, war if metric == "war" else uar, n_boot=50, seed=1)
@@ -269,7 +274,7 @@ def test_evaluate_split_end_to_end_and_resume(tiny, monkeypatch):
     root, manifest, model, processor = tiny
     cfg = ev.EvalConfig(batch_size=2, max_new_tokens=6, n_boot=20)
     full = ev.evaluate_split(root / "model", manifest, root / "full.jsonl", cfg)  # loads the saved policy
-    assert full["n"] == 4 and 0 <= full["war"] <= 1 and full["modalities"] == "av"
+    assert full["n"] == 4 and full["modalities"] == "av"
     assert full["unparseable_rate"] == 1.0 and full["war"] == 0.0  # random weights never write <answer>
     assert all(0 < r["completion_tokens"] <= 6 for r in read_predictions(root / "full.jsonl"))
 
@@ -295,6 +300,81 @@ def test_evaluate_split_end_to_end_and_resume(tiny, monkeypatch):
     examples = ev.select_examples(load_manifest(manifest), cfg.max_examples, cfg.seed)
     assert read_predictions(out)[0]["settings"] == ev.decoding_settings(root / "model", cfg, examples)
     assert ev.checkpoint_fingerprint(root / "model") != "unsaved" and ev.checkpoint_fingerprint(root) == "unsaved"
+
+
+#: (grey level of the clip's frames, true label, what the scripted policy answers for that level)
+SCRIPT = [
+    (0, "happy", "<think>a smile</think><answer>happy</answer>"),
+    (50, "happy", "<think>a smile</think><answer>happy</answer>"),
+    (100, "sad", "<think>a smile</think><answer>happy</answer>"),
+    (150, "sad", "<think>tears</think><answer>sad</answer>"),
+    (200, "fear", "I think fear"),  # no tags: unparseable, format 0
+    (250, "angry", "<think>a loud voice</think><answer>angry</answer>"),
+]
+
+
+class ScriptedPolicy:
+    """A stand-in for the model that answers from what it sees: the grey level of the clip's frames
+    (read from the processor's pixel values) picks the answer of :data:`SCRIPT`."""
+
+    def __init__(self, processor):
+        self.processor = processor
+
+    def to(self, device):
+        return self
+
+    def eval(self):
+        return self
+
+    def generate(self, inputs, max_new_tokens, do_sample):
+        import torch
+
+        tok = self.processor.tokenizer
+        levels = ((inputs["pixel_values"].flatten(1).mean(1) + 1) * 127.5 / 50).round().long().tolist()  # (B,)
+        rows = [
+            tok(SCRIPT[k][2], add_special_tokens=False)["input_ids"][:max_new_tokens] + [tok.eos_token_id]
+            for k in levels
+        ]
+        width = max(len(r) for r in rows)
+        ids = torch.tensor([r + [tok.pad_token_id] * (width - len(r)) for r in rows])
+        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+        return types.SimpleNamespace(completion_ids=ids, completion_mask=mask)
+
+
+def test_evaluate_split_scores_parseable_partly_right_answers(tiny, tmp_path):
+    """Real clips through load_clip, the processor, decoding, parsing and scoring; a policy whose
+    answers are right on 4 of 6 clips, wrong on one and unparseable on one."""
+    from r1omni.data.manifest import make_record, write_manifest
+    from r1omni.data.media import write_clip
+
+    processor = tiny[3]
+    records = []
+    for i, (grey, label, _) in enumerate(SCRIPT):
+        frames = np.full((8, 32, 32, 3), grey, np.uint8)
+        write_clip(tmp_path / "clips" / f"g{i}.mp4", frames, 0.1 * np.ones(16000, np.float32), fps=8)
+        records.append(make_record(id=f"g{i}", video=f"clips/g{i}.mp4", label=label, split="test"))
+    manifest = write_manifest(tmp_path / "test.jsonl", records)
+    cfg = ev.EvalConfig(batch_size=4, max_new_tokens=32, n_boot=50)
+    s = ev.evaluate_split(
+        tmp_path / "m", manifest, tmp_path / "p.jsonl", cfg, model=ScriptedPolicy(processor), processor=processor
+    )
+    rows = read_predictions(tmp_path / "p.jsonl")
+    assert [r["answer"] for r in rows] == ["happy", "happy", "happy", "sad", None, "angry"]
+    assert [r["completion"] for r in rows] == [text for _, _, text in SCRIPT]
+    # WAR 4/6; recalls happy 2/2, sad 1/2, fear 0/1, angry 1/1 -> UAR 2.5/4
+    assert s["war"] == pytest.approx(4 / 6) and s["uar"] == pytest.approx(2.5 / 4)
+    assert s["per_class_recall"]["sad"] == 0.5 and s["per_class_recall"]["fear"] == 0.0
+    assert np.isnan(s["per_class_recall"]["surprise"])  # in the label set, not in the split
+    assert s["confusion"]["sad"]["happy"] == 1 and s["confusion"]["sad"]["sad"] == 1
+    assert s["confusion"]["fear"][UNPARSEABLE] == 1 and s["confusion"]["happy"]["happy"] == 2
+    assert s["unparseable_rate"] == pytest.approx(1 / 6)
+    assert s["format_rate"] == pytest.approx(5 / 6) and s["accuracy_reward"] == pytest.approx(4 / 6)
+    assert s["war_ci"][0] < 4 / 6 < s["war_ci"][1]
+    assert s["mean_completion_tokens"] == pytest.approx(np.mean([r["completion_tokens"] for r in rows]))
+    assert (
+        rows[4]["completion_tokens"]
+        == len(processor.tokenizer("I think fear", add_special_tokens=False)["input_ids"]) + 1
+    )
 
 
 def test_predictions_of_other_data_under_the_same_ids_are_decoded_anew(tiny, tmp_path, monkeypatch):

@@ -378,3 +378,124 @@ def test_a_sharded_config_that_accelerate_does_not_honour_is_refused(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert "asks for FSDP (ACCELERATE_USE_FSDP=true), but accelerate runs this as NO" in proc.stderr
+
+
+# ----------------------------------------------------------------------------- what each setting does
+# One rollout step, read back from what the trainer logged. With beta = 0 and num_iterations = 1 the
+# first update is on-policy (ratio exactly 1), so every loss token is -A_i and the logged loss is
+# predictable from the logged advantages and lengths.
+def n_chars(completions, **kwargs):
+    """Toy reward that varies with the completion's length (not collinear with count_a)."""
+    return [len(c) / 10 for c in completions]
+
+
+def _eos_policy(policy_dir, eos_logit=2.0):
+    """The tiny text policy with a bias on the eos logit, so that completions end at many lengths
+    and some are cut at max_completion_length (the plain random LM almost never samples eos)."""
+    from r1omni.grpo.policy import TextPolicy
+
+    pol = TextPolicy.load(policy_dir)
+    head = pol.model.lm_head
+    biased = torch.nn.Linear(head.in_features, head.out_features, bias=True)
+    with torch.no_grad():
+        biased.weight.copy_(head.weight)
+        biased.bias.zero_()
+        biased.bias[pol.eos_token_id] = eos_logit
+    pol.model.lm_head = biased
+    pol.model.config.tie_word_embeddings = False
+    return pol
+
+
+WEIGHTS = [1.0, 0.5]
+
+
+def _one_step(out, policy_dir, records, **overrides):
+    """(samples rows of every completion, metrics row) of one on-policy step."""
+    values = dict(
+        max_steps=1,
+        save_steps=0,
+        beta=0.0,
+        num_iterations=1,
+        sample_log_steps=1,
+        num_samples_logged=64,
+        reward_funcs=[n_chars, count_a],
+        reward_weights=WEIGHTS,
+    )
+    values.update(overrides)
+    config = _config(**values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # most completions may be cut: intended here
+        res = train_grpo(config, _eos_policy(policy_dir), records, out)
+    rows = read_jsonl(Path(out) / "samples.jsonl")
+    G = config.num_generations
+    assert len(rows) == 4 * G  # 2 x 2 prompts x G: every completion of the step
+    return rows, res.history[0]
+
+
+def _advantages_by_hand(total, G, scale, eps=1e-4):
+    """A_i = (r_i - mean_group) / (std + eps), std: the group's, the batch's or none (1)."""
+    import numpy as np
+
+    groups = np.asarray(total, dtype=np.float64).reshape(-1, G)
+    centred = groups - groups.mean(1, keepdims=True)
+    centred[np.ptp(groups, axis=1) == 0] = 0.0  # a group of equal rewards teaches nothing
+    if scale == "group":
+        centred = centred / (groups.std(1, ddof=1, keepdims=True) + eps)
+    elif scale == "batch":
+        centred = centred / (groups.std(ddof=1) + eps)
+    return centred.reshape(-1)
+
+
+@pytest.mark.parametrize("scale", ["group", "batch", "none"])
+def test_advantages_follow_scale_rewards_and_the_reward_weights(tmp_path, policy_dir, records, scale):
+    import numpy as np
+
+    rows, _ = _one_step(tmp_path, policy_dir, records, scale_rewards=scale)
+    rewards = np.array([[r["n_chars"], r["count_a"]] for r in rows])  # (N, F) unweighted
+    logged = np.array([r["advantage"] for r in rows])
+    expected = _advantages_by_hand(rewards @ np.array(WEIGHTS), 4, scale)
+    np.testing.assert_allclose(logged, expected, rtol=1e-4, atol=1e-5)
+    # the rollout tells the settings apart: another scale or unweighted rewards predict otherwise
+    for other in {"group", "batch", "none"} - {scale}:
+        assert np.abs(_advantages_by_hand(rewards @ np.array(WEIGHTS), 4, other) - expected).max() > 0.05, other
+    assert np.abs(_advantages_by_hand(rewards.sum(1), 4, scale) - expected).max() > 0.05
+
+
+def _loss_by_hand(rows, loss_type, mask_truncated, max_completion_length):
+    """The on-policy loss: every kept token's loss is -A_i."""
+    adv = [r["advantage"] for r in rows]
+    keep = [0.0 if (mask_truncated and r["truncated"]) else 1.0 for r in rows]
+    n = [r["completion_tokens"] * k for r, k in zip(rows, keep)]  # loss tokens per completion
+    if loss_type == "grpo":  # token mean per sequence, then mean over sequences
+        return -sum(a * k for a, k in zip(adv, keep)) / len(rows)
+    total = -sum(a * t for a, t in zip(adv, n))
+    if loss_type == "dapo":  # over every loss token of the step
+        return total / max(sum(n), 1)
+    return total / (len(rows) * max_completion_length)  # dr_grpo
+
+
+@pytest.mark.parametrize("mask_truncated", [False, True])
+@pytest.mark.parametrize("loss_type", ["grpo", "dapo", "dr_grpo"])
+def test_loss_follows_loss_type_and_the_truncation_mask(tmp_path, policy_dir, records, loss_type, mask_truncated):
+    rows, metrics = _one_step(
+        tmp_path, policy_dir, records, loss_type=loss_type, mask_truncated_completions=mask_truncated
+    )
+    lengths = {r["completion_tokens"] for r in rows}
+    cut = [r["truncated"] for r in rows]
+    assert len(lengths) > 2 and 0 < sum(cut) < len(cut)  # many lengths, some completions cut
+    assert all(r["completion_tokens"] == 8 for r in rows if r["truncated"])
+    expected = _loss_by_hand(rows, loss_type, mask_truncated, 8)
+    assert metrics["loss"] == pytest.approx(expected, abs=1e-6)
+    # every other aggregation predicts another loss for this very rollout
+    for other in [(lt, m) for lt in ("grpo", "dapo", "dr_grpo") for m in (False, True)]:
+        if other != (loss_type, mask_truncated):
+            assert abs(_loss_by_hand(rows, *other, 8) - expected) > 1e-3, other
+
+
+def test_several_iterations_update_against_the_sampling_policy(tmp_path, policy_dir, records):
+    """num_iterations > 1: later updates see ratio = pi_theta / pi_old != 1, which the clip catches."""
+    kw = dict(lr_scheduler_type="constant", warmup_ratio=0.0, learning_rate=5e-2)
+    _, once = _one_step(tmp_path / "one", policy_dir, records, num_iterations=1, **kw)
+    _, thrice = _one_step(tmp_path / "three", policy_dir, records, num_iterations=3, **kw)
+    assert once["clip_ratio"] == 0.0  # on-policy: ratio exactly 1
+    assert thrice["clip_ratio"] > 0.05

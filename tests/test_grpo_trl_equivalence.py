@@ -4,7 +4,8 @@ trl's ``GRPOTrainer._compute_loss`` is called on a trainer object built without 
 (no model, no dataset): only the attributes ``_compute_loss`` reads are set, from a real
 ``GRPOConfig`` exactly as ``GRPOTrainer.__init__`` sets them, and its per-token log-prob
 method is replaced by one returning our tensors. Loss, gradient and logged metrics are
-compared for every loss type, with beta > 0 and clipping active on both sides.
+compared for every loss type at several KL weights (beta 0, R1-Omni's 0.04, 0.1 and 1.0),
+with clipping active on both sides.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ pytestmark = pytest.mark.filterwarnings("ignore:`gradient_checkpointing` is depr
 
 B, T, MAX_COMPLETION_LENGTH = 6, 5, 9  # the config's limit is wider than this batch's T
 BETA, EPS_LOW, EPS_HIGH = 0.04, 0.2, 0.28
+BETAS = (0.0, BETA, 0.1, 1.0)  # the KL term must weigh exactly beta, whatever beta is
 
 
-def _trl_trainer(tmp_path, loss_type: str, use_bias_correction_kl: bool) -> GRPOTrainer:
+def _trl_trainer(tmp_path, loss_type: str, use_bias_correction_kl: bool, beta: float = BETA) -> GRPOTrainer:
     args = GRPOConfig(
         output_dir=str(tmp_path), use_cpu=True, bf16=False, report_to="none",
-        loss_type=loss_type, beta=BETA, epsilon=EPS_LOW, epsilon_high=EPS_HIGH,
+        loss_type=loss_type, beta=beta, epsilon=EPS_LOW, epsilon_high=EPS_HIGH,
         max_completion_length=MAX_COMPLETION_LENGTH, num_generations=2,
         per_device_train_batch_size=2, use_bias_correction_kl=use_bias_correction_kl,
     )  # fmt: skip
@@ -88,17 +90,18 @@ def _trl_loss(trainer, logp, old_logp, ref_logp, advantages, mask):
     return trainer._compute_loss(None, inputs)
 
 
+@pytest.mark.parametrize("beta", BETAS)
 @pytest.mark.parametrize("use_bias_correction_kl", [False, True])
 @pytest.mark.parametrize("loss_type", ["grpo", "dapo", "dr_grpo"])
-def test_policy_loss_matches_trl(tmp_path, loss_type, use_bias_correction_kl):
-    trainer = _trl_trainer(tmp_path, loss_type, use_bias_correction_kl)
+def test_policy_loss_matches_trl(tmp_path, loss_type, use_bias_correction_kl, beta):
+    trainer = _trl_trainer(tmp_path, loss_type, use_bias_correction_kl, beta)
     for seed in range(3):
         logp, old_logp, ref_logp, advantages, mask = _inputs(seed)
         expected = _trl_loss(trainer, logp, old_logp, ref_logp, advantages, mask)
         (expected_grad,) = torch.autograd.grad(expected, logp)
 
         ours, stats = policy_loss_and_stats(
-            logp, old_logp, ref_logp, advantages, mask, beta=BETA, epsilon_low=EPS_LOW,
+            logp, old_logp, ref_logp, advantages, mask, beta=beta, epsilon_low=EPS_LOW,
             epsilon_high=EPS_HIGH, loss_type=loss_type, max_completion_length=MAX_COMPLETION_LENGTH,
             use_bias_correction_kl=use_bias_correction_kl,
         )  # fmt: skip
@@ -107,7 +110,8 @@ def test_policy_loss_matches_trl(tmp_path, loss_type, use_bias_correction_kl):
         torch.testing.assert_close(ours, expected, rtol=0, atol=1e-6)
         torch.testing.assert_close(ours_grad, expected_grad, rtol=0, atol=1e-6)
         logged = {k: v[-1] for k, v in trainer._metrics["train"].items()}
-        for key in ("kl", "clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean"):
+        keys = ("kl",) * (beta != 0) + ("clip_ratio/low_mean", "clip_ratio/high_mean", "clip_ratio/region_mean")
+        for key in keys:  # trl logs no kl when beta == 0
             assert stats[key].item() == pytest.approx(logged[key], abs=1e-6), key
         # The inputs really exercise clipping on both sides.
         assert logged["clip_ratio/low_mean"] > 0 and logged["clip_ratio/high_mean"] > 0

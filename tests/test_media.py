@@ -94,8 +94,8 @@ def test_load_clip_every_container(media, spec):
     clip = load_clip(media[f"{vcodec}_{acodec}_{rate}_{channels}ch{suffix}"])
     assert isinstance(clip, Clip)
     assert clip.frames.dtype == np.uint8 and clip.frames.shape == (8, 48, 64, 3)
-    # frames come from the segment midpoints, readable from the red channel
-    expected = 10 * sample_frame_indices(T, 8)
+    # frames come from the segment midpoints (s = 19 / 8: round(s * (i + 0.5))), readable from the red channel
+    expected = 10 * np.array([1, 4, 6, 8, 11, 13, 15, 18])
     assert np.abs(clip.frames[:, 24, 32, 0].astype(int) - expected).max() <= 8
     assert clip.fps == pytest.approx(FPS) and clip.duration == pytest.approx(SECONDS)
     # mono float32 at 16 kHz, the same tone, the same level (channel mean, not a sum)
@@ -110,6 +110,8 @@ def test_load_clip_every_container(media, spec):
 def test_load_clip_other_sample_rate_and_frame_count(media):
     clip = load_clip(media["libx264_aac_44100_2ch.mov"], num_frames=4, sample_rate=8000)
     assert clip.frames.shape[0] == 4 and clip.sample_rate == 8000
+    # midpoints of 4 segments of s = 19 / 4 frames: 2.375, 7.125, 11.875, 16.625
+    assert np.abs(clip.frames[:, 24, 32, 0].astype(int) - 10 * np.array([2, 7, 12, 17])).max() <= 8
     assert abs(len(clip.audio) / 8000 - SECONDS) < 0.15
     assert _dominant_hz(clip.audio, 8000) == pytest.approx(TONE_HZ, abs=2)
 
@@ -171,6 +173,8 @@ def test_missing_file(tmp_path):
 
 
 def test_sample_frame_indices_matches_videollama2():
+    assert sample_frame_indices(20, 8).tolist() == [1, 4, 6, 8, 11, 13, 15, 18]  # by hand: round(2.375 * (i + .5))
+    assert sample_frame_indices(1, 3).tolist() == [0, 0, 0]
     # VideoLLaMA2 / HumanOmni frame_sample(mode="uniform"), written out long-hand
     for total in (1, 2, 7, 8, 9, 16, 50, 301):
         seg = (total - 1) / 8

@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from r1omni.data.synth.cues import CUES
+from r1omni.data.synth.explain import explain
 from r1omni.rewards import (
     DEFAULT_REWARDS,
     KNOWN_LABELS,
@@ -266,6 +268,27 @@ def test_grounding_is_the_precision_of_named_cues():
     outside = "<think>hmm</think><answer>a smile</answer>"
     assert grounding_reward([outside], cues=[{"present": ["smile"]}]) == [0.0]
     assert grounding_reward([text], cues=[{"face": {}}]) == [0.0]
+
+
+def test_grounding_divides_by_the_cues_named_not_the_cues_present():
+    """Precision and recall differ here: naming one of three present cues is fully grounded."""
+    present = {"present": ["smile", "raised_brows", "high_pitch"]}
+    one_true = "<think>I see a smile.</think><answer>happy</answer>"
+    assert grounding_reward([one_true], cues=[present]) == [1.0]  # recall would be 1/3
+    one_of_two = "<think>A smile and a trembling voice.</think><answer>happy</answer>"
+    assert grounding_reward([one_of_two], cues=[present]) == [0.5]  # recall 1/3
+    assert grounding_reward_parts(one_of_two, present)["supported"] == ["smile"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sets(st.sampled_from(sorted(CUES))), st.sets(st.sampled_from(sorted(CUES))), st.integers(0, 2**32 - 1))
+def test_grounding_is_supported_over_named_for_any_cue_sets(named, present, seed):
+    """reward = |named & present| / |named| (0 when nothing is named), whatever the two sets are."""
+    import numpy as np
+
+    text = f"<think>{explain('happy', sorted(named), np.random.default_rng(seed))}</think><answer>happy</answer>"
+    expected = len(named & present) / len(named) if named else 0.0
+    assert grounding_reward([text], cues=[{"present": sorted(present)}]) == [pytest.approx(expected)]
 
 
 def test_grounding_is_off_by_default():

@@ -145,7 +145,20 @@ def test_a_few_steps_reduce_the_loss_and_write_outputs(manifest, tmp_path):
     assert rows[-1]["loss"] == pytest.approx(result.final_loss)
     assert {"learning_rate", "grad_norm", "num_tokens", "epoch", "step_time"} <= rows[0].keys()
     assert (tmp_path / "run" / "tb").is_dir() and (tmp_path / "run" / "checkpoints" / "step-8").is_dir()
-    assert (Path(result.model_dir) / "config.json").exists() or any(Path(result.model_dir).iterdir())
+    # model/ is the trained policy: it loads, and it fits the 4 clips better than the initial one did
+    from r1omni.data.dataset import ManifestDataset, OmniCollator
+    from r1omni.model import load_policy
+
+    trained, processor = load_policy(result.model_dir)
+    initial, _ = load_initial_policy("tiny", seed=config.seed)
+    ds = ManifestDataset(manifest)
+    batch = OmniCollator(processor)([ds[i] for i in range(len(ds))])  # the whole set: one batch of FAST
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    with torch.no_grad():
+        before = completion_loss(initial.eval()(**inputs).logits, batch["labels"]).item()
+        after = completion_loss(trained.eval()(**inputs).logits, batch["labels"]).item()
+    assert before == pytest.approx(result.losses[0], rel=1e-4)  # step 1's loss is the initial policy's
+    assert after < result.losses[-1] < before  # the saved weights are the ones after the last update
 
 
 def test_gradient_accumulation_matches_one_big_batch(manifest, tmp_path):

@@ -190,9 +190,43 @@ def test_voice_parameters_are_audible():
 def test_separability_tables(synth_dir):
     overall = separability(synth_dir)
     assert list(overall["inputs"]) == ["visual", "audio", "both"]
-    assert overall["accuracy"].between(0, 1).all()
+    assert (overall["n_test"] == split_sizes(PER_CLASS, len(DFEW_LABELS))["test"]).all()
     pairs = pair_separability(synth_dir)
-    assert set(pairs["hard_from"]) == {"face", "voice"}
+    assert list(pairs["pair"]) == ["angry vs disgust", "fear vs surprise", "happy vs angry", "sad vs neutral"]
+    assert list(pairs["hard_from"]) == ["face", "face", "voice", "voice"]
+
+
+def test_the_generating_parameters_make_fusion_matter(tmp_path):
+    """SynthEmo's design, on its own parameter draws (no media): each modality alone is ambiguous on
+    its hard pairs, which the other modality separates, and both together beat either alone."""
+    import json
+
+    from r1omni.data.synth.emotions import sample_face, sample_intensity
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 60), ("test", 40)):
+        lines = [
+            json.dumps(
+                {
+                    "id": f"{split}-{label}-{i}",
+                    "label": label,
+                    "cues": {
+                        "face": sample_face(label, sample_intensity(rng), rng),
+                        "voice": sample_voice(label, sample_intensity(rng), rng),
+                    },
+                }
+            )
+            for label in DFEW_LABELS
+            for i in range(n)
+        ]
+        (tmp_path / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    overall = separability(tmp_path).set_index("inputs")["accuracy"]
+    assert overall["visual"] > 0.5 and overall["audio"] > 0.4  # chance: 1/7
+    assert overall["both"] > max(overall["visual"], overall["audio"]) + 0.15
+    for row in pair_separability(tmp_path).itertuples():
+        hard, other = ("visual", "audio") if row.hard_from == "face" else ("audio", "visual")
+        assert getattr(row, other) >= getattr(row, hard) + 0.1, row.pair
+        assert row.both >= 0.85, row.pair
 
 
 # --- the optional espeak-ng voice -----------------------------------------------------------

@@ -22,6 +22,13 @@ has one):
 - ``grad_norm``: gradient norm before clipping (last update of the step).
 - ``step_time``: wall seconds of the step (generation + rewards + updates).
 - ``epoch``: fractional passes over the prompts so far.
+
+Each row of ``samples.jsonl`` (every ``sample_log_steps`` steps, the first
+``num_samples_logged`` completions of the step; :func:`sample_rows`) holds ``step``,
+``prompt_id``, ``label``, ``completion`` (the decoded text), ``completion_tokens`` (its length in
+tokens, up to and including eos), ``truncated`` (it hit max_completion_length without eos),
+one column per reward function (its unweighted reward) and ``advantage`` (the advantage the loss
+used for it: from the weighted total reward, scaled as ``scale_rewards`` says).
 """
 
 from __future__ import annotations
@@ -116,12 +123,20 @@ def sample_rows(
     names: Sequence[str],
     num_generations: int,
     n: int,
+    lengths: torch.Tensor | None = None,
+    truncated: torch.Tensor | None = None,
 ) -> list[dict[str, Any]]:
-    """The first ``n`` completions of a step with their prompt id, label, rewards and advantage."""
+    """The first ``n`` completions of a step with their prompt id, label, rewards and advantage
+    (see the glossary above); ``lengths`` (N,) completion tokens and ``truncated`` (N,) bool add
+    ``completion_tokens`` and ``truncated`` to each row."""
     rows = []
     for i in range(min(n, len(texts))):
         rec = records[i // num_generations]
         row = {"prompt_id": rec.get("id", i // num_generations), "label": rec.get("label"), "completion": texts[i]}
+        if lengths is not None:
+            row["completion_tokens"] = int(lengths[i])
+        if truncated is not None:
+            row["truncated"] = bool(truncated[i])
         row.update({name: float(rewards[i, j]) for j, name in enumerate(names)})
         row["advantage"] = float(advantages[i])
         rows.append(row)

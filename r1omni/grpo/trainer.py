@@ -301,9 +301,10 @@ def train_grpo(
             if (step + 1) % config.logging_steps == 0 or step + 1 == total_steps:
                 logger.log(step + 1, metrics)
             if config.sample_log_steps and ((step + 1) % config.sample_log_steps == 0 or step == start_step):
-                logger.log_samples(
-                    step + 1, sample_rows(texts_all, recs_all, rewards, adv, names, G, config.num_samples_logged)
+                rows = sample_rows(
+                    texts_all, recs_all, rewards, adv, names, G, config.num_samples_logged, lengths, clipped.bool()
                 )
+                logger.log_samples(step + 1, rows)
             if (config.save_steps and (step + 1) % config.save_steps == 0) or step + 1 == total_steps:
                 save_distributed(
                     accelerator,
