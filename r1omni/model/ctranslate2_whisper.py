@@ -210,9 +210,10 @@ def write_ct2_model(path: str | os.PathLike, name: str, revision: int, variables
 
     parts = [struct.pack("<I", SUPPORTED_VERSION), string(name), struct.pack("<II", revision, len(variables))]
     for var, value in variables.items():
-        value = np.ascontiguousarray(value)
+        value = np.asarray(value, order="C")  # (ascontiguousarray would make a scalar 1-d)
+        raw = value.astype(value.dtype.newbyteorder("<")).tobytes()
         parts += [string(var), struct.pack("<B", value.ndim), struct.pack(f"<{value.ndim}I", *value.shape),
-                  struct.pack("<BI", codes[value.dtype], value.nbytes), value.astype(value.dtype.newbyteorder("<")).tobytes()]
+                  struct.pack("<BI", codes[value.dtype], value.nbytes), raw]
     aliases = aliases or {}
     parts.append(struct.pack("<I", len(aliases)))
     for alias, target in aliases.items():
