@@ -68,8 +68,9 @@ def _step(name: str, out: Path, wav: str | None) -> dict:
         AutoModelForCausalLM.from_pretrained(str(out / "smol" / "lm"), local_files_only=True)
         figures["second_load_seconds"] = round(time.perf_counter() - again, 2)
         # safetensors pages are mapped lazily: one forward touches every weight
-        prompt = tokenizer.apply_chat_template([{"role": "user", "content": "Hi"}], add_generation_prompt=True,
-                                               return_tensors="pt", return_dict=True)
+        prompt = tokenizer.apply_chat_template(
+            [{"role": "user", "content": "Hi"}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
         with torch.no_grad():
             model(**prompt)
     elif name == "load_whisper":
@@ -103,10 +104,16 @@ def _equivalence(smol: Path, wav: str | None) -> dict:
     _, sources = install.source_inputs(install.PRESETS["smol"]["whisper"])
     data_dir = sources[0].parent
     reference = ctranslate2.models.Whisper(
-        "whisper-base", device="cpu", compute_type="float32", intra_threads=1,
-        files={"model.bin": b"".join(p.read_bytes() for p in sources if ".part" in p.name),
-               "config.json": (data_dir / "config.json").read_bytes(),
-               "vocabulary.txt": (data_dir / "vocabulary.txt").read_bytes()})
+        "whisper-base",
+        device="cpu",
+        compute_type="float32",
+        intra_threads=1,
+        files={
+            "model.bin": b"".join(p.read_bytes() for p in sources if ".part" in p.name),
+            "config.json": (data_dir / "config.json").read_bytes(),
+            "vocabulary.txt": (data_dir / "vocabulary.txt").read_bytes(),
+        },
+    )
 
     def error(audio: np.ndarray) -> dict:
         feats = extractor(audio, sampling_rate=16_000, return_tensors="np").input_features.astype(np.float32)
@@ -115,12 +122,20 @@ def _equivalence(smol: Path, wav: str | None) -> dict:
             got = encoder.eval()(input_features=torch.from_numpy(feats)).last_hidden_state.numpy()
         n = min(1500, int(len(audio) / 16_000 * 50))
         rel = lambda a, b: float(np.linalg.norm(a - b) / np.linalg.norm(b))  # noqa: E731
-        return {"relative_error": rel(got, ref), "relative_error_speech_part": rel(got[:, :n], ref[:, :n]),
-                "max_abs_error": float(np.abs(got - ref).max()), "seconds_of_audio": round(len(audio) / 16_000, 2)}
+        return {
+            "relative_error": rel(got, ref),
+            "relative_error_speech_part": rel(got[:, :n], ref[:, :n]),
+            "max_abs_error": float(np.abs(got - ref).max()),
+            "seconds_of_audio": round(len(audio) / 16_000, 2),
+        }
 
     rng = np.random.default_rng(0)
-    synth = np.concatenate([render_voice(sample_speaker(rng), sample_voice(label, 0.8, rng), rng)[0]
-                            for label in ("happy", "sad", "angry", "neutral")])
+    synth = np.concatenate(
+        [
+            render_voice(sample_speaker(rng), sample_voice(label, 0.8, rng), rng)[0]
+            for label in ("happy", "sad", "angry", "neutral")
+        ]
+    )
     out = {"synthemo_8s": error(synth)}
     if wav:
         import librosa
@@ -154,8 +169,11 @@ def _child(name: str, work: Path, wav: str | None) -> dict:
 def _cli(work: Path) -> dict:
     cmd = [sys.executable, "-m", "r1omni.model.install", "smol", "--out", str(work / "smol")]
     _, stderr, seconds, peak = _run(cmd)
-    return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak, 1),
-            "log": [line for line in stderr.splitlines() if line.startswith("smol/")]}
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": round(peak, 1),
+        "log": [line for line in stderr.splitlines() if line.startswith("smol/")],
+    }
 
 
 def main() -> None:

