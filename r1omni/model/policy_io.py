@@ -52,6 +52,46 @@ def load_preset(name: str, seed: int = 0, **overrides):
     return OmniModel.from_preset(name, seed=seed, **overrides), OmniProcessor.from_preset(name, **overrides)
 
 
+def policy_preset(policy: str | os.PathLike) -> str:
+    """The model preset a policy was built from: a preset name itself, or the ``preset`` that a saved
+    policy directory's ``config.json`` records (:attr:`OmniConfig.preset`)."""
+    from r1omni.model.config import PRESETS, OmniConfig
+
+    if str(policy) in PRESETS and not Path(policy).exists():
+        return str(policy)
+    path = Path(policy) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{Path(policy).resolve()}: neither a model preset {list(PRESETS)} nor a saved policy (no config.json)"
+        )
+    from r1omni.io import read_json
+
+    return OmniConfig.from_dict(read_json(path), source=str(path)).preset
+
+
+def resolve_model_preset(model_preset: str, policies: dict[str, Any]) -> str:
+    """The model preset of a run's policies (``{name: preset or directory}``): ``model_preset`` when
+    given (a preset name or a saved policy directory), else ("") the one the policies share. A policy
+    built from another preset raises naming it, so that a recipe chosen for one model is never run on
+    another."""
+    found = {name: policy_preset(path) for name, path in policies.items()}
+    detail = ", ".join(f"{name} ({policies[name]}) was built from {preset!r}" for name, preset in found.items())
+    if model_preset:
+        wanted = policy_preset(model_preset)
+        bad = {name for name, preset in found.items() if preset != wanted}
+        if bad:
+            raise ValueError(
+                f"model_preset={model_preset!r} ({wanted!r}) does not match the policies: {detail}; pass the "
+                "model_preset the run was built with (notebook 01's), or leave it empty"
+            )
+        return wanted
+    if not found:
+        raise ValueError("resolve_model_preset: no model_preset given and no policy to read it from")
+    if len(set(found.values())) > 1:
+        raise ValueError(f"the policies come from different model presets: {detail}")
+    return next(iter(found.values()))
+
+
 def load_initial_policy(policy: Any, *, seed: int = 0) -> tuple[Any, Any]:
     """``(model, processor)`` from a saved policy directory, a preset name ("tiny", ...)
     or an already built ``(model, processor)`` pair (returned as is)."""

@@ -74,14 +74,27 @@ def _safetensors_files(directory: Path) -> list[Path]:
     )
 
 
-def load_audio_tower(directory: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+def load_audio_tower(
+    directory: str | Path, *, max_source_positions: int | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
     """Load only the encoder of a Whisper checkpoint dir (WhisperModel or
-    WhisperForConditionalGeneration); the decoder's weights are never materialised."""
+    WhisperForConditionalGeneration); the decoder's weights are never materialised.
+
+    ``max_source_positions``: a shorter window than the checkpoint's (e.g. 100 positions = 2 s
+    instead of 1500 = 30 s): the encoder keeps the first rows of its position table and expects
+    ``2 x max_source_positions`` mel frames."""
     from safetensors import safe_open
     from transformers import WhisperConfig
 
     directory = Path(directory)
     config = WhisperConfig.from_pretrained(str(directory), local_files_only=True)
+    full = int(config.max_source_positions)
+    if max_source_positions is not None:
+        if not 1 <= max_source_positions <= full:
+            raise ValueError(
+                f"{directory}: max_source_positions={max_source_positions} is outside the checkpoint's 1..{full}"
+            )
+        config.max_source_positions = int(max_source_positions)
     encoder = build_audio_tower(config.to_dict())
     wanted = set(encoder.state_dict())
     state: dict[str, torch.Tensor] = {}
@@ -96,6 +109,11 @@ def load_audio_tower(directory: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         raise ValueError(
             f"{directory}: Whisper checkpoint lacks encoder weights {missing[:5]}{' ...' if len(missing) > 5 else ''}"
         )
+    if "embed_positions.weight" in state:
+        table = state["embed_positions.weight"]
+        if table.shape[0] != full:
+            raise ValueError(f"{directory}: embed_positions has {table.shape[0]} rows; the config says {full}")
+        state["embed_positions.weight"] = table[: config.max_source_positions].clone()
     encoder.load_state_dict(state, strict=False)
     return encoder, config.to_dict()
 
