@@ -11,7 +11,7 @@
 ``python -m r1omni.grpo`` (or ``accelerate launch -m r1omni.grpo``) trains from the command line.
 """
 
-from r1omni.grpo.config import PRESETS, GRPOConfig, config_from_params
+from r1omni.grpo.config import PRESETS, GRPOConfig, config_from_params, preset_for_model
 from r1omni.grpo.loss import (
     LOSS_TYPES,
     aggregate_dapo,
@@ -54,6 +54,7 @@ __all__ = [
     "per_token_logps",
     "policy_loss",
     "policy_loss_and_stats",
+    "preset_for_model",
     "reward_metric_keys",
     "selective_log_softmax",
     "token_entropy",

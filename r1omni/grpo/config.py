@@ -8,7 +8,9 @@ nothing here inherits from trl's defaults.
 
 ``GRPOConfig.from_preset("course")`` is set for the tiny omni model on SynthEmo on a 2-core
 CPU: 96-token completions, temperature 0.7, a big learning rate, 4 clips x 8 generations per
-step, 150 steps (why each differs from the paper: docs/tuning.md).
+step, 150 steps (why each differs from the paper: docs/tuning.md). ``smol_course`` is the same
+for the smol model preset (2 clips x 4 generations, lr 1e-5), which notebook 03's "course" means
+when the run's model is smol (:func:`preset_for_model`).
 
 A "step" is one rollout batch (``per_device_train_batch_size`` x ``gradient_accumulation_steps``
 x processes prompts, ``num_generations`` completions each) followed by ``num_iterations``
@@ -267,7 +269,34 @@ COURSE_PRESET: dict[str, Any] = dict(
     sample_log_steps=10,
 )
 
-PRESETS: dict[str, dict[str, Any]] = {"r1omni": R1OMNI_PRESET, "course": COURSE_PRESET}
+#: The smol model preset (pretrained SmolLM2-135M after a short cold start) on a 2-core CPU: a step
+#: costs ~100x the tiny model's, so smaller groups (2 clips x 4 generations) and a small lr for a
+#: pretrained LM. Measured: docs/tuning.md.
+SMOL_COURSE_PRESET: dict[str, Any] = dict(
+    COURSE_PRESET,
+    num_generations=4,
+    per_device_train_batch_size=2,
+    learning_rate=1e-5,
+    max_steps=100,
+)
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "r1omni": R1OMNI_PRESET,
+    "course": COURSE_PRESET,
+    "smol_course": SMOL_COURSE_PRESET,
+}
+#: The course preset's variant for a model preset whose LM is pretrained: ``course`` in notebook 03
+#: means the recipe of the run's model (:func:`preset_for_model`).
+MODEL_PRESET_VARIANTS: dict[str, dict[str, str]] = {"smol": {"course": "smol_course"}}
+
+
+def preset_for_model(preset: str, model_preset: str = "tiny") -> str:
+    """The GRPO preset that ``preset`` names for a model built from ``model_preset``.
+
+    >>> preset_for_model("course", "smol"), preset_for_model("r1omni", "smol"), preset_for_model("course")
+    ('smol_course', 'r1omni', 'course')
+    """
+    return MODEL_PRESET_VARIANTS.get(model_preset, {}).get(preset, preset)
 
 
 #: What ``smoke=True`` caps (CI: 2 steps of 2 prompts x 2 generations of 16 tokens).
@@ -281,6 +310,8 @@ SMOKE_OVERRIDES: dict[str, Any] = dict(
     sample_log_steps=1,
     save_steps=0,
 )
+#: Tighter smoke caps per model preset (smol: one step).
+SMOKE_MODEL_OVERRIDES: dict[str, dict[str, Any]] = {"smol": dict(max_steps=1)}
 
 
 def config_from_params(
@@ -295,18 +326,24 @@ def config_from_params(
     reward_funcs: str = "",
     resume: bool = False,
     smoke: bool = False,
+    model_preset: str = "tiny",
     **fields: Any,
 ) -> GRPOConfig:
-    """A notebook's GRPO config: ``preset`` with the notebook's parameters on top.
+    """A notebook's GRPO config: ``preset`` (for ``model_preset``: :func:`preset_for_model`) with the
+    notebook's parameters on top.
 
     0 (and ``beta=-1``, ``reward_funcs=""``) means "the preset's value"; ``reward_funcs`` is a
     comma-separated list of names; ``resume`` continues from the stage's last checkpoint ("auto")
     instead of starting afresh ("never"); ``fields`` are further GRPOConfig fields set as given.
-    ``smoke`` caps the run at 2 steps of 2 prompts x 2 generations of 16 tokens (for CI).
+    ``smoke`` caps the run at 2 steps of 2 prompts x 2 generations of 16 tokens (for CI; smol: 1 step).
 
     >>> config_from_params("course", beta=0.0, reward_funcs="accuracy, format", smoke=True).beta
     0.0
+    >>> c = config_from_params("course", smoke=True, model_preset="smol")
+    >>> c.preset, c.max_steps, c.num_generations
+    ('smol_course', 1, 2)
     """
+    preset = preset_for_model(preset, model_preset)
     overrides: dict[str, Any] = dict(
         seed=seed, device=device, resume_from_checkpoint="auto" if resume else "never", **fields
     )
@@ -323,4 +360,5 @@ def config_from_params(
         overrides["reward_funcs"] = [n.strip() for n in reward_funcs.split(",") if n.strip()]
     if smoke:
         overrides.update(SMOKE_OVERRIDES, max_steps=min(max_steps or 2, 2))
+        overrides.update(SMOKE_MODEL_OVERRIDES.get(model_preset, {}))
     return GRPOConfig.from_preset(preset, **overrides)

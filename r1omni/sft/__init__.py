@@ -7,7 +7,7 @@
 ``python -m r1omni.sft`` (or ``accelerate launch -m r1omni.sft``) trains from the command line.
 """
 
-from r1omni.sft.config import LABEL_ONLY_PRESET, SFT_PRESETS, SFTConfig, config_from_params
+from r1omni.sft.config import LABEL_ONLY_PRESET, SFT_PRESETS, SFTConfig, config_from_params, preset_for_model
 from r1omni.sft.loss import IGNORE_INDEX, completion_loss, completion_nll
 from r1omni.sft.trainer import SFTResult, sft_stage_metrics, train_sft
 
@@ -20,6 +20,7 @@ __all__ = [
     "completion_loss",
     "completion_nll",
     "config_from_params",
+    "preset_for_model",
     "sft_stage_metrics",
     "train_sft",
 ]

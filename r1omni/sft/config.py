@@ -1,9 +1,12 @@
-"""SFT settings as one dataclass, with trl / transformers names, and four presets.
+"""SFT settings as one dataclass, with trl / transformers names, and presets.
 
 ``SFTConfig.from_preset("r1omni")`` is the paper's cold start (5 epochs, global batch 16, lr 2e-5,
 cosine, warm-up 0.03); ``label_only`` its MAFW-DFEW-SFT baseline; ``course`` and
-``course_label_only`` the same two for the tiny model on SynthEmo on a 2-core CPU. Why each
-course value is what it is: ``docs/tuning.md``.
+``course_label_only`` the same two for the tiny model on SynthEmo on a 2-core CPU, ``perception``
+the base model's captioning alignment; ``smol_course``, ``smol_course_label_only`` and
+``smol_perception`` the three for the smol model preset (a pretrained LM), which a notebook's
+"course" means when the run's model is smol (:func:`preset_for_model`). Why each course value is
+what it is: ``docs/tuning.md``.
 """
 
 from __future__ import annotations
@@ -172,6 +175,33 @@ SFT_PRESETS: dict[str, dict[str, Any]] = {
         warmup_ratio=0.05,
         device="cpu",
     ),
+    # The smol model preset (pretrained SmolLM2-135M, fresh projectors): a small lr that keeps what the
+    # LM knows, few epochs (a step costs ~100x the tiny model's on a CPU). Measured: docs/tuning.md.
+    "smol_course": dict(
+        num_train_epochs=1.0,
+        per_device_train_batch_size=4,
+        gradient_accumulation_steps=1,
+        learning_rate=1e-4,
+        warmup_ratio=0.05,
+        device="cpu",
+    ),
+    "smol_course_label_only": dict(
+        num_train_epochs=1.0,
+        per_device_train_batch_size=8,
+        gradient_accumulation_steps=1,
+        learning_rate=1e-4,
+        warmup_ratio=0.05,
+        target="answer_only",
+        device="cpu",
+    ),
+    "smol_perception": dict(
+        num_train_epochs=1.0,
+        per_device_train_batch_size=4,
+        gradient_accumulation_steps=1,
+        learning_rate=1e-4,
+        warmup_ratio=0.05,
+        device="cpu",
+    ),
 }
 #: The label-only baseline that goes with each cold-start preset (notebook 01 trains both).
 LABEL_ONLY_PRESET: dict[str, str] = {
@@ -179,10 +209,33 @@ LABEL_ONLY_PRESET: dict[str, str] = {
     "course": "course_label_only",
     "label_only": "label_only",
     "course_label_only": "course_label_only",
+    "smol_course": "smol_course_label_only",
+    "smol_course_label_only": "smol_course_label_only",
+}
+#: The course presets' variants for a model preset whose LM is pretrained: ``course`` in a notebook
+#: means the recipe of the run's model (:func:`preset_for_model`).
+MODEL_PRESET_VARIANTS: dict[str, dict[str, str]] = {
+    "smol": {
+        "course": "smol_course",
+        "course_label_only": "smol_course_label_only",
+        "perception": "smol_perception",
+    },
 }
 
 #: What ``smoke=True`` caps (CI: 2 optimizer steps on 8 clips, batches of at most 4).
 SMOKE_OVERRIDES: dict[str, Any] = dict(limit=8, show_progress=False, gradient_accumulation_steps=1)
+#: Tighter smoke caps per model preset (smol: one step of 2 clips; a step costs seconds, not ms).
+SMOKE_MODEL_OVERRIDES: dict[str, dict[str, Any]] = {"smol": dict(limit=2, max_steps=1, per_device_train_batch_size=2)}
+
+
+def preset_for_model(preset: str, model_preset: str = "tiny") -> str:
+    """The SFT preset that ``preset`` names for a model built from ``model_preset``: the course
+    presets have a variant for smol; any other preset or model is taken as it is.
+
+    >>> preset_for_model("course", "smol"), preset_for_model("r1omni", "smol"), preset_for_model("course")
+    ('smol_course', 'r1omni', 'course')
+    """
+    return MODEL_PRESET_VARIANTS.get(model_preset, {}).get(preset, preset)
 
 
 def config_from_params(
@@ -196,19 +249,25 @@ def config_from_params(
     device: str = "cpu",
     resume: bool = False,
     smoke: bool = False,
+    model_preset: str = "tiny",
     **fields: Any,
 ) -> SFTConfig:
-    """A notebook's SFT config: ``preset`` with every non-zero parameter applied on top.
+    """A notebook's SFT config: ``preset`` (for ``model_preset``: :func:`preset_for_model`) with every
+    non-zero parameter applied on top.
 
     0 means "the preset's value"; ``batch_size`` is ``per_device_train_batch_size``; ``resume``
     continues from the stage's last checkpoint ("auto") instead of starting afresh ("never");
     ``fields`` are further SFTConfig fields set as given. ``smoke`` caps the run at 2 optimizer
-    steps on 8 clips with no progress bar (for CI).
+    steps on 8 clips with no progress bar (for CI; smol: 1 step on 2 clips).
 
     >>> c = config_from_params("course", batch_size=16, smoke=True)
     >>> c.max_steps, c.per_device_train_batch_size, c.limit, c.resume_from_checkpoint
     (2, 4, 8, 'never')
+    >>> c = config_from_params("course", smoke=True, model_preset="smol")
+    >>> c.preset, c.max_steps, c.per_device_train_batch_size, c.limit
+    ('smol_course', 1, 2, 2)
     """
+    preset = preset_for_model(preset, model_preset)
     overrides: dict[str, Any] = dict(
         seed=seed, device=device, resume_from_checkpoint="auto" if resume else "never", **fields
     )
@@ -224,4 +283,5 @@ def config_from_params(
         overrides.update(
             SMOKE_OVERRIDES, max_steps=min(max_steps or 2, 2), per_device_train_batch_size=min(batch_size or 4, 4)
         )
+        overrides.update(SMOKE_MODEL_OVERRIDES.get(model_preset, {}))
     return SFTConfig.from_preset(preset, **overrides)
