@@ -233,6 +233,26 @@ def test_pretraining_lowers_the_loss_and_reads_no_label(perception):
     assert not model.vision_tower.training and not model.audio_tower.training
 
 
+def test_a_frozen_audio_tower_stays_as_it_is_and_its_features_are_computed_once(perception, monkeypatch):
+    """train_audio=False (the smol preset's pretrained Whisper): the audio tower is not changed, and
+    the features computed once before the first epoch train exactly as recomputing them per step."""
+    config = T.TowerPretrainConfig(
+        num_train_epochs=2, per_device_train_batch_size=6, val_fraction=0.2, shift=1, augment=0.1, train_audio=False
+    )
+    cached = _model()
+    audio_before = {k: v.clone() for k, v in cached.audio_tower.state_dict().items()}
+    vision_before = {k: v.clone() for k, v in cached.vision_tower.state_dict().items()}
+    result = T.pretrain_towers(cached, perception, config, progress=False)
+    assert all(torch.equal(audio_before[k], v) for k, v in cached.audio_tower.state_dict().items())
+    assert any(not torch.equal(vision_before[k], v) for k, v in cached.vision_tower.state_dict().items())
+    recomputed = _model()
+    monkeypatch.setattr(T, "frozen_audio_features", lambda *args, **kwargs: None)  # the audio tower runs per batch
+    again = T.pretrain_towers(recomputed, perception, config, progress=False)
+    for k, v in cached.vision_tower.state_dict().items():
+        torch.testing.assert_close(v, recomputed.vision_tower.state_dict()[k], msg=k)
+    assert [r["train_loss"] for r in result.history] == pytest.approx([r["train_loss"] for r in again.history])
+
+
 def test_pretraining_resumes_exactly_and_saves_as_an_omni_model(perception, tmp_path):
     config = T.TowerPretrainConfig(num_train_epochs=3, per_device_train_batch_size=8, shift=1, augment=0.1)
     straight = _model()

@@ -29,9 +29,10 @@ from r1omni.base.probe import probe_data, tower_inputs
 from r1omni.base.towers import TowerPretrainConfig, pretrain_towers
 from r1omni.data.manifest import load_manifest, records_fingerprint, write_media_roots
 from r1omni.io import atomic_replace_dir, atomic_write_json, atomic_write_jsonl, file_lock, read_json
-from r1omni.model import load_policy, load_preset, save_policy
+from r1omni.model import load_initial_policy, load_policy, policy_preset, save_policy
+from r1omni.model.config import PRETRAINED_TOWERS
 from r1omni.settings import PERCEPTION_SPLIT
-from r1omni.sft import SFTConfig, train_sft
+from r1omni.sft import SFTConfig, preset_for_model, train_sft
 
 BASES: tuple[str, ...] = ("pretrained", "random")
 STAMP = "base.json"
@@ -46,7 +47,8 @@ class BaseConfig:
     """"pretrained": towers pretrained on the perception split, then captioning alignment;
     "random": the model preset's untrained towers and LM (the ablation)."""
     model_preset: str = "tiny"
-    """The omni model preset the base starts from."""
+    """The omni model preset the base starts from ("tiny", "smol", "humanomni-0.5b" or a saved policy
+    directory, e.g. one made with ``save_policy`` from ``humanomni-0.5b`` and your checkpoints)."""
     towers: TowerPretrainConfig = field(default_factory=TowerPretrainConfig)
     """Tower pretraining settings."""
     alignment_preset: str = "perception"
@@ -82,16 +84,38 @@ class BaseConfig:
         smoke: bool = False,
     ) -> BaseConfig:
         """Notebook 01's settings (0 = the default); ``smoke`` caps them at one pretraining epoch and
-        two alignment steps (CI)."""
-        towers = TowerPretrainConfig(seed=seed)
+        two alignment steps (CI; smol: one step of 2 clips).
+
+        The model preset decides what is trained: towers it loads pretrained stay as they are
+        (:data:`~r1omni.model.config.PRETRAINED_TOWERS`: smol keeps Whisper-base and trains the tiny
+        SigLIP tower), and the alignment uses the preset's perception recipe
+        (:func:`r1omni.sft.preset_for_model`: ``smol_perception`` for smol).
+
+        >>> c = BaseConfig.for_notebook(model_preset="smol", smoke=True)
+        >>> c.towers.train_vision, c.towers.train_audio, c.alignment_preset, c.alignment_overrides["max_steps"]
+        (True, False, 'smol_perception', 1)
+        """
+        family = policy_preset(model_preset)
+        pretrained = PRETRAINED_TOWERS.get(family, ())
+        towers = TowerPretrainConfig(
+            seed=seed, train_vision="vision" not in pretrained, train_audio="audio" not in pretrained
+        )
         if tower_epochs:
             towers = dataclasses.replace(towers, num_train_epochs=tower_epochs)
         overrides: dict[str, Any] = {"num_train_epochs": alignment_epochs} if alignment_epochs else {}
         if smoke:
             towers = dataclasses.replace(towers, num_train_epochs=1, per_device_train_batch_size=8)
             overrides = {"max_steps": 2, "per_device_train_batch_size": 4}
+            if family == "smol":
+                overrides = {"max_steps": 1, "per_device_train_batch_size": 2}
         return cls(
-            base=base, model_preset=model_preset, towers=towers, alignment_overrides=overrides, seed=seed, device=device
+            base=base,
+            model_preset=model_preset,
+            towers=towers,
+            alignment_preset=preset_for_model("perception", family),
+            alignment_overrides=overrides,
+            seed=seed,
+            device=device,
         )
 
     def identity(self) -> dict[str, Any]:
@@ -151,7 +175,7 @@ def _train(
     config: BaseConfig, data_dir: Path, work: Path, final: Path, cache_dir: Path | None, progress: bool
 ) -> tuple[dict, dict]:
     """Make the base in ``final`` (``work`` holds the pretraining checkpoint and the alignment run)."""
-    model, processor = load_preset(config.model_preset, seed=config.seed)
+    model, processor = load_initial_policy(config.model_preset, seed=config.seed)
     if config.base == "random":
         save_policy(final, model, processor)
         return {}, {}
@@ -253,7 +277,7 @@ def probe_report(
     """The linear probe on emotion (fit on train, scored on test and ood) for the base's towers and
     for the preset's untrained towers, each row with the true-cue bound (``cue_accuracy``)."""
     trained, processor = load_policy(base_model_dir)
-    untrained, _ = load_preset(model_preset, seed=seed)
+    untrained, _ = load_initial_policy(model_preset, seed=seed)
     rows = []
     for towers, model in (("trained", trained), ("random", untrained)):
         for row in probe_data(model, processor, data_dir, cache_dir=cache_dir, seed=seed, progress=progress):

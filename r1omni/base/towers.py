@@ -178,6 +178,29 @@ def pooled_tower_features(model, pixel_values: torch.Tensor | None, input_featur
     return vis, aud
 
 
+@torch.no_grad()
+def frozen_audio_features(model, inputs: TowerInputs, batch_size: int = 32, progress: bool = True) -> torch.Tensor:
+    """(N, S', Da) pooled audio features of every clip, computed once: a tower that is not trained
+    (``train_audio=False``, e.g. the smol preset's pretrained Whisper) gives the same features in
+    every epoch, so they are not recomputed per step."""
+    was = model.audio_tower.training
+    model.audio_tower.eval()
+    out = []
+    for start in progress_bar(
+        range(0, len(inputs), batch_size), desc="frozen audio tower", unit="batch", disable=not progress
+    ):
+        out.append(pooled_tower_features(model, None, inputs.input_features[start : start + batch_size])[1])
+    model.audio_tower.train(was)
+    return torch.cat(out)
+
+
+def _batch_features(model, inputs: TowerInputs, idx: torch.Tensor, pixel_values, frozen_audio):
+    """Pooled features of the clips ``idx``; the audio ones from ``frozen_audio`` when given."""
+    if frozen_audio is None:
+        return pooled_tower_features(model, pixel_values, inputs.input_features[idx])
+    return pooled_tower_features(model, pixel_values, None)[0], frozen_audio[idx]
+
+
 # ------------------------------------------------------------------------------------- training
 @dataclass
 class TowerPretrainResult:
@@ -246,16 +269,18 @@ def predict(
     stats: dict,
     index: np.ndarray | None = None,
     batch_size: int = 64,
+    frozen_audio: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """The heads' predictions in the targets' own units: ``face`` (N, 11), ``voice`` (N, 8),
-    ``frame`` (N, T, 8), for the clips ``index`` (all when None)."""
+    ``frame`` (N, T, 8), for the clips ``index`` (all when None); ``frozen_audio``: the audio
+    features of every clip (:func:`frozen_audio_features`) instead of running the audio tower."""
     index = np.arange(len(inputs)) if index is None else index
     was = heads.training
     heads.eval()
     preds: dict[str, list] = {}
     for start in range(0, len(index), batch_size):
         idx = torch.as_tensor(index[start : start + batch_size])
-        vis, aud = pooled_tower_features(model, inputs.pixel_values[idx].float(), inputs.input_features[idx])
+        vis, aud = _batch_features(model, inputs, idx, inputs.pixel_values[idx].float(), frozen_audio)
         for key, yhat in heads(vis, aud).items():
             mean, std = stats[key]
             preds.setdefault(key, []).append(yhat * std + mean)
@@ -272,13 +297,14 @@ def evaluate_regression(
     stats: dict,
     index: np.ndarray | None = None,
     batch_size: int = 64,
+    frozen_audio: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """R^2 per target on the clips ``index`` (all when None), with the targets' training scale.
 
     ``R^2 = 1 - sum (y - yhat)^2 / sum (y - mean(y))^2`` per parameter (frames pooled for ``frame.*``).
     """
     index = np.arange(len(inputs)) if index is None else index
-    preds = predict(model, heads, inputs, stats, index, batch_size)
+    preds = predict(model, heads, inputs, stats, index, batch_size, frozen_audio)
     names = {"face": FACE_PARAMS, "voice": VOICE_TARGETS, "frame": RAMPED_PARAMS}
     out = {}
     for key, yhat in preds.items():
@@ -385,6 +411,7 @@ def pretrain_towers(
     if ckpt is not None and (ckpt / "state.json").is_file():
         epoch0, history = _load_state(ckpt, model, heads, optimizer, config)
     result = TowerPretrainResult(history=history, heads=heads, target_stats=stats)
+    frozen_audio = None if config.train_audio else frozen_audio_features(model, inputs, progress=progress)
     bar = progress_bar(
         total=total, initial=epoch0 * steps_per_epoch, desc="tower pretraining", unit="step", disable=not progress
     )
@@ -403,7 +430,7 @@ def pretrain_towers(
             idx = torch.as_tensor(order[k * bs : (k + 1) * bs])
             pv = geometric(inputs.pixel_values[idx].float(), config.shift, config.flip, gen)
             pv = photometric(pv, config.augment, gen)
-            vis, aud = pooled_tower_features(model, pv, inputs.input_features[idx])
+            vis, aud = _batch_features(model, inputs, idx, pv, frozen_audio)
             pred = heads(vis, aud)
             if not config.frame_targets:
                 pred.pop("frame")
@@ -421,7 +448,7 @@ def pretrain_towers(
             "seconds": round(time.perf_counter() - t0, 2),
         }
         if len(val_idx):
-            r2 = evaluate_regression(model, heads, inputs, targets, stats, val_idx)
+            r2 = evaluate_regression(model, heads, inputs, targets, stats, val_idx, frozen_audio=frozen_audio)
             row["val_r2_face"] = round(float(np.mean([v for k, v in r2.items() if k.startswith("face.")])), 4)
             row["val_r2_voice"] = round(float(np.mean([v for k, v in r2.items() if k.startswith("voice.")])), 4)
         history.append(row)
@@ -430,7 +457,7 @@ def pretrain_towers(
     bar.close()
     result.history = history
     if len(val_idx):
-        result.r2 = evaluate_regression(model, heads, inputs, targets, stats, val_idx)
+        result.r2 = evaluate_regression(model, heads, inputs, targets, stats, val_idx, frozen_audio=frozen_audio)
     model.vision_tower.requires_grad_(False).eval()
     model.audio_tower.requires_grad_(False).eval()
     result.seconds = time.perf_counter() - start_time
