@@ -20,8 +20,17 @@ from r1omni.runs import CHAIN, repo_root
 NOTEBOOKS_DIR = repo_root() / "notebooks"
 
 #: Parameters that every notebook declares (see DEVELOPERS.md); ``run_id`` and
-#: ``runs_root`` are always injected, the others only when given.
-SHARED_PARAMETERS: tuple[str, ...] = ("run_id", "runs_root", "seed", "device", "smoke", "show_solutions")
+#: ``runs_root`` are always injected, the others only when given. ``model_preset`` picks the model
+#: in notebook 01 and is checked against the run's policies in 02-05 (unused in 00 and 06).
+SHARED_PARAMETERS: tuple[str, ...] = (
+    "run_id",
+    "runs_root",
+    "seed",
+    "device",
+    "smoke",
+    "show_solutions",
+    "model_preset",
+)
 
 #: Parameters of the CI smoke run (``--smoke``, tests/test_notebooks.py): every notebook picks tiny
 #: sizes itself (through the library's ``smoke=`` options), and the solution cells run too so
