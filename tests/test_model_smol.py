@@ -154,6 +154,7 @@ def test_save_load_round_trip_keeps_the_greedy_output(smol, tmp_path):
     model, processor = smol
     save_policy(tmp_path / "policy", model, processor)
     model2, processor2 = load_policy(tmp_path / "policy")
+
     def as_json(config):  # as config.json holds it (tuples become lists)
         return json.loads(json.dumps(config.to_dict()))
 
@@ -200,7 +201,14 @@ def test_one_sft_step_then_one_grpo_step_on_two_clips(smol_models, two_clips, tm
     assert policy_preset(sft_dir) == "smol"
 
     grpo = grpo_config(
-        "course", model_preset="smol", max_steps=1, num_generations=2, seed=0, max_prompts=2, smoke=True, warmup_ratio=0.0
+        "course",
+        model_preset="smol",
+        max_steps=1,
+        num_generations=2,
+        seed=0,
+        max_prompts=2,
+        smoke=True,
+        warmup_ratio=0.0,
     )
     assert grpo.preset == "smol_course" and grpo.beta == 0.04 and grpo.max_completion_length == 16
     # a reward that tells the two completions of a group apart, so that the step has a gradient
