@@ -269,9 +269,9 @@ COURSE_PRESET: dict[str, Any] = dict(
     sample_log_steps=10,
 )
 
-#: The smol model preset (pretrained SmolLM2-135M after a short cold start) on a 2-core CPU: a step
-#: costs ~100x the tiny model's, so smaller groups (2 clips x 4 generations) and a small lr for a
-#: pretrained LM. Measured: docs/tuning.md.
+#: The smol model preset (pretrained SmolLM2-135M after a short cold start) on a 2-core CPU: its
+#: forward and backward cost ~400x the tiny model's, so smaller groups (2 clips x 4 generations) and a
+#: small lr for a pretrained LM. Set by hand from the measured step times, not tuned: docs/tuning.md.
 SMOL_COURSE_PRESET: dict[str, Any] = dict(
     COURSE_PRESET,
     num_generations=4,

@@ -176,7 +176,8 @@ SFT_PRESETS: dict[str, dict[str, Any]] = {
         device="cpu",
     ),
     # The smol model preset (pretrained SmolLM2-135M, fresh projectors): a small lr that keeps what the
-    # LM knows, few epochs (a step costs ~100x the tiny model's on a CPU). Measured: docs/tuning.md.
+    # LM knows, one epoch (a step costs ~10 s on a CPU, ~400x the tiny model's). Set by hand from the
+    # measured step times, not tuned: docs/tuning.md ("Audio tokens of the smol preset").
     "smol_course": dict(
         num_train_epochs=1.0,
         per_device_train_batch_size=4,
