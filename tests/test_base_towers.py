@@ -11,6 +11,7 @@ import torch
 from r1omni.base import augment as A
 from r1omni.base import probe as P
 from r1omni.base import targets as TG
+from r1omni.base import tower_forward as F
 from r1omni.base import towers as T
 from r1omni.data.synth import generate
 from r1omni.data.synth.emotions import FACE_PARAMS, NEUTRAL_FACE, VOICE_PARAMS
@@ -116,10 +117,10 @@ def test_vision_layer_features_equal_vision_features():
     pv = torch.randn(2, 3, 3, 64, 64)
     for layer in (-1, -2, -3, 0, 1, 2):
         torch.testing.assert_close(
-            T.vision_layer_features(model.vision_tower, pv, layer), vision_features(model.vision_tower, pv, layer)
+            F.vision_layer_features(model.vision_tower, pv, layer), vision_features(model.vision_tower, pv, layer)
         )
     with pytest.raises(ValueError, match="out of range"):
-        T.vision_layer_features(model.vision_tower, pv, 3)
+        F.vision_layer_features(model.vision_tower, pv, 3)
 
 
 def test_regression_targets_ramp_and_read_only_cues(perception):
