@@ -63,6 +63,12 @@ def test_opens_with_learning_goals_and_a_typed_commented_parameters_cell(path):
     assert SHARED <= set(declared), f"{path.name}: missing shared parameters {SHARED - set(declared)}"
 
 
+def test_every_notebook_takes_the_model_preset():
+    """``python -m r1omni.workbook -p model_preset smol`` hands the preset to every notebook of the chain."""
+    plan = workbook.plan_chain({"model_preset": "smol", "smoke": True}, IDS)
+    assert {name: params["model_preset"] for name, params in plan.items()} == dict.fromkeys(IDS, "smol")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_no_logic_defined_in_the_notebook(path):
     for i, cell in enumerate(_read(path).cells):
