@@ -43,6 +43,8 @@ from r1omni.evaluate.decode import (
 from r1omni.evaluate.metrics import (
     OTHER,
     UNPARSEABLE,
+    all_agree_at_k,
+    all_agree_rate,
     bootstrap_ci,
     confusion_matrix,
     pass_at_k,
@@ -66,6 +68,7 @@ from r1omni.evaluate.paper import (
     seeds_report,
 )
 from r1omni.evaluate.sampling import (
+    correct_counts,
     paired_difference_ci,
     pass_at_k_ks,
     pass_at_k_metrics,
@@ -74,6 +77,7 @@ from r1omni.evaluate.sampling import (
     pass_at_k_table,
     sample_models,
     sample_split,
+    wasted_groups,
 )
 
 __all__ = [
@@ -124,4 +128,8 @@ __all__ = [
     "summarize_predictions",
     "uar",
     "war",
+    "all_agree_at_k",
+    "all_agree_rate",
+    "correct_counts",
+    "wasted_groups",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,6 +31,38 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     if n - c < k:
         return 1.0
     return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def all_agree_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased estimate, from ``n`` samples of which ``c`` are right, of the probability that ``k``
+    fresh samples all agree (all right or all wrong): a GRPO group of size ``k`` whose accuracy
+    rewards are all equal has zero advantage and teaches nothing.
+
+        P(all agree) = [C(c, k) + C(n - c, k)] / C(n, k)
+
+    (drawn without replacement from the ``n``, as :func:`pass_at_k`). With one success rate ``p``
+    for every clip it tends to :func:`all_agree_rate`.
+
+    >>> all_agree_at_k(8, 0, 2), all_agree_at_k(8, 8, 8), round(all_agree_at_k(4, 2, 2), 4)
+    (1.0, 1.0, 0.3333)
+    """
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"all_agree_at_k needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    return float((math.comb(c, k) + math.comb(n - c, k)) / math.comb(n, k))
+
+
+def all_agree_rate(p: float, k: int) -> float:
+    """``p^k + (1 - p)^k``: the chance that ``k`` independent samples, each right with probability
+    ``p``, all agree. Over clips of different difficulty the mean of ``all_agree_rate(p_i, k)`` is
+    at least ``all_agree_rate(mean p_i, k)`` (the function is convex in ``p``), so one global ``p``
+    underestimates the wasted groups.
+
+    >>> all_agree_rate(0.5, 2), all_agree_rate(1.0, 8), round(all_agree_rate(0.2, 3), 3)
+    (0.5, 1.0, 0.52)
+    """
+    if not 0.0 <= p <= 1.0 or k < 1:
+        raise ValueError(f"all_agree_rate needs 0 <= p <= 1 and k >= 1, got p={p}, k={k}")
+    return float(p**k + (1.0 - p) ** k)
 
 
 def _check_pair(y_true: Sequence, y_pred: Sequence) -> tuple[list, list]:

@@ -8,7 +8,8 @@
 """
 
 from r1omni.sft.config import LABEL_ONLY_PRESET, SFT_PRESETS, SFTConfig, config_from_params
-from r1omni.sft.loss import IGNORE_INDEX, completion_loss, completion_nll
+from r1omni.sft.loss import IGNORE_INDEX, all_token_labels, completion_loss, completion_nll
+from r1omni.sft.mask_check import prompt_loss_check
 from r1omni.sft.trainer import SFTResult, sft_stage_metrics, train_sft
 
 __all__ = [
@@ -22,4 +23,6 @@ __all__ = [
     "config_from_params",
     "sft_stage_metrics",
     "train_sft",
+    "all_token_labels",
+    "prompt_loss_check",
 ]
