@@ -507,3 +507,23 @@ def test_one_global_success_rate_underestimates_wasted_groups():
     rng = np.random.default_rng(0)
     same = ev.wasted_groups(_sampled(list(rng.binomial(64, 0.5, size=400)), 64))
     assert same["per_clip"]["2"] == pytest.approx(same["global_p"]["2"], abs=0.01)
+
+
+def test_war_interval_widths_shrink_like_one_over_sqrt_n_and_never_shrink_the_split_silently():
+    rng = np.random.default_rng(0)
+    records = [{"label": "happy", "answer": "happy" if rng.random() < 0.6 else "sad"} for _ in range(3200)]
+    widths = ev.war_interval_widths(records, [50, 400, 3200], n_boot=2000)
+    assert widths[50] / widths[400] == pytest.approx(np.sqrt(8), rel=0.25)
+    assert widths[400] / widths[3200] == pytest.approx(np.sqrt(8), rel=0.25)
+    with pytest.raises(ValueError, match="holds only 3200 clips"):
+        ev.war_interval_widths(records, [4000])
+
+
+def test_seeds_to_separate_two_settings():
+    """n > 8 s^2 / d^2 (issue 15: the old solution said 9 for s = 0.03, d = 0.02)."""
+    assert ev.seeds_to_separate(0.02, 0.03) == 19
+    gap, sd = 0.02, 0.025  # 8 s^2 / d^2 = 12.5
+    n = ev.seeds_to_separate(gap, sd)
+    assert n == 13 and gap > 2 * sd * np.sqrt(2 / n) and not gap > 2 * sd * np.sqrt(2 / (n - 1))
+    with pytest.raises(ValueError, match="gap > 0"):
+        ev.seeds_to_separate(0.0, 0.1)

@@ -47,11 +47,14 @@ from r1omni.evaluate.metrics import (
     all_agree_rate,
     bootstrap_ci,
     confusion_matrix,
+    interval_width_reading,
     pass_at_k,
     per_class_recall,
+    seeds_to_separate,
     summarize_predictions,
     uar,
     war,
+    war_interval_widths,
 )
 from r1omni.evaluate.paper import (
     PAPER_DATASETS,
@@ -132,4 +135,7 @@ __all__ = [
     "all_agree_rate",
     "correct_counts",
     "wasted_groups",
+    "seeds_to_separate",
+    "war_interval_widths",
+    "interval_width_reading",
 ]
