@@ -67,6 +67,8 @@ from r1omni.evaluate.paper import (
     evaluation_report,
     markdown_table,
     ordered_splits,
+    pass_at_k_seed_table,
+    seed_gains,
     seed_table,
     seeds_report,
 )
@@ -138,4 +140,6 @@ __all__ = [
     "seeds_to_separate",
     "war_interval_widths",
     "interval_width_reading",
+    "pass_at_k_seed_table",
+    "seed_gains",
 ]
