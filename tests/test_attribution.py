@@ -381,3 +381,27 @@ def test_a_model_that_reads_one_modality_gets_all_of_its_share(tiny, keep):
     }
     assert gx["clip"][keep] == pytest.approx(1.0, abs=1e-6)
     assert gx[other]["log_prob"] == gx["clip"]["log_prob"] != gx[keep]["log_prob"]
+
+
+def test_hedging_summary_reads_a_policy_that_names_one_label_and_answers_another():
+    """The lenient-reward hack of notebook 03's exercise 1: the reasoning concludes one label, the
+    answer names another, so a substring reward pays for either while the strict one does not."""
+    from r1omni.attribution import answer_agreement, hedging_summary, reasoning_label
+
+    hedge = "<think>The mouth is curved up, they look happy.</think><answer>sad</answer>"
+    honest = "<think>The brows are lowered, they look angry.</think><answer>angry</answer>"
+    rows = [
+        {"completion": hedge, "label": "happy"},  # lenient pays (happy in the text), strict does not
+        {"completion": hedge, "label": "sad"},  # both pay
+        {"completion": honest, "label": "angry"},
+        {"completion": "<answer>fear</answer>", "label": "fear"},  # no reasoning: not counted as labelled
+    ]
+    s = hedging_summary(rows)
+    assert s["n"] == 4 and s["labelled"] == 3
+    assert s["strict_accuracy"] == 0.75 and s["lenient_accuracy"] == 1.0
+    assert s["contradiction_rate"] == pytest.approx(2 / 3)
+    assert s["think_rate"] == 0.75 and s["mean_labels_named"] == pytest.approx((2 + 2 + 1 + 1) / 4)
+    assert reasoning_label(hedge) == "happy" and reasoning_label("no tags, happy") is None
+    assert answer_agreement("happy", None) == "no answer" and answer_agreement(None, "sad") == "no label"
+    with pytest.raises(ValueError, match="no records"):
+        hedging_summary([])

@@ -478,3 +478,52 @@ def test_sampling_is_seeded_resumable_and_keyed(tiny, tmp_path):
     assert [r["completion"] for r in again] == [r["completion"] for r in rows]  # seeded
     summary = ev.pass_at_k_summary(rows)
     assert summary["n"] == 3 and set(summary["pass_at_k"]) == {"1", "2", "3"}
+
+
+@pytest.mark.parametrize("nck", [(8, 0, 2), (8, 3, 2), (8, 5, 4), (6, 6, 3), (5, 2, 5), (4, 1, 1)])
+def test_all_agree_at_k_equals_brute_force_enumeration(nck):
+    """The share of the C(n, k) subsets of the n samples whose rewards are all equal."""
+    import itertools
+
+    n, c, k = nck
+    samples = [1] * c + [0] * (n - c)
+    subsets = list(itertools.combinations(range(n), k))
+    brute = sum(len({samples[i] for i in s}) == 1 for s in subsets) / len(subsets)
+    assert ev.all_agree_at_k(n, c, k) == pytest.approx(brute, abs=1e-12)
+    with pytest.raises(ValueError, match="0 <= c <= n"):
+        ev.all_agree_at_k(n, n + 1, 1)
+
+
+def test_one_global_success_rate_underestimates_wasted_groups():
+    """Convexity: clips of mixed difficulty waste more groups than one mean p predicts (the
+    oracle-rendering case of notebook 03's exercise 3), and equal difficulty matches it."""
+    mixed = ev.wasted_groups(_sampled([8, 8, 8, 0, 0, 4], 8))  # three easy, two hopeless, one coin flip
+    assert mixed["mean_p"] == pytest.approx(28 / 48)
+    assert mixed["global_p"]["2"] == pytest.approx(ev.all_agree_rate(28 / 48, 2))
+    expected = (5 * 1.0 + ev.all_agree_at_k(8, 4, 2)) / 6
+    assert mixed["per_clip"]["2"] == pytest.approx(expected)
+    for k in ("2", "4", "8"):
+        assert mixed["per_clip"][k] > mixed["global_p"][k] + 0.2
+    rng = np.random.default_rng(0)
+    same = ev.wasted_groups(_sampled(list(rng.binomial(64, 0.5, size=400)), 64))
+    assert same["per_clip"]["2"] == pytest.approx(same["global_p"]["2"], abs=0.01)
+
+
+def test_war_interval_widths_shrink_like_one_over_sqrt_n_and_never_shrink_the_split_silently():
+    rng = np.random.default_rng(0)
+    records = [{"label": "happy", "answer": "happy" if rng.random() < 0.6 else "sad"} for _ in range(3200)]
+    widths = ev.war_interval_widths(records, [50, 400, 3200], n_boot=2000)
+    assert widths[50] / widths[400] == pytest.approx(np.sqrt(8), rel=0.25)
+    assert widths[400] / widths[3200] == pytest.approx(np.sqrt(8), rel=0.25)
+    with pytest.raises(ValueError, match="holds only 3200 clips"):
+        ev.war_interval_widths(records, [4000])
+
+
+def test_seeds_to_separate_two_settings():
+    """n > 8 s^2 / d^2 (issue 15: the old solution said 9 for s = 0.03, d = 0.02)."""
+    assert ev.seeds_to_separate(0.02, 0.03) == 19
+    gap, sd = 0.02, 0.025  # 8 s^2 / d^2 = 12.5
+    n = ev.seeds_to_separate(gap, sd)
+    assert n == 13 and gap > 2 * sd * np.sqrt(2 / n) and not gap > 2 * sd * np.sqrt(2 / (n - 1))
+    with pytest.raises(ValueError, match="gap > 0"):
+        ev.seeds_to_separate(0.0, 0.1)

@@ -37,3 +37,17 @@ def test_cli_over_several_runs(tmp_path, capsys):
     assert main(dirs) == 0
     out = capsys.readouterr().out
     assert "over 3 runs" in out and "| cold_start | 40.0 ± 20.0 |" in out
+
+
+def test_cli_reports_the_rlvr_gain_per_seed_and_the_pass_at_k_table(tmp_path, capsys):
+    dirs = []
+    for i, war in enumerate((0.2, 0.4)):
+        rdir = tmp_path / f"run{i}"
+        passk = {m: {"test": {"pass_at_k": {"1": war, "8": 2 * war}}} for m in ("cold_start", "rlvr")}
+        atomic_write_json(rdir / "04_evaluation" / "metrics.json", {"results": _results(war, war), "pass_at_k": passk})
+        dirs.append(str(rdir))
+    assert main(dirs) == 0
+    out = capsys.readouterr().out
+    assert "- rlvr - cold_start, UAR on test: +10.0 ± 0.0 points (+10.0, +10.0)" in out
+    assert "- rlvr - cold_start, UAR on ood: +15.0 ± 7.1 points (+10.0, +20.0)" in out
+    assert "pass@k in %" in out and "| 60.0 ± 28.3 |" in out

@@ -303,3 +303,22 @@ def test_two_processes_match_one_process(manifest, tmp_path):
     _assert_same_weights(load_policy(one.model_dir)[0], load_policy(tmp_path / "two" / "model")[0], atol=1e-5)
     ckpt = tmp_path / "two" / "checkpoints" / "step-2"
     assert (ckpt / "rng_state_0.json").is_file() and (ckpt / "rng_state_1.json").is_file()
+
+
+def test_prompt_loss_check_counts_the_prompt_only_in_the_all_token_loss(manifest, tmp_path):
+    """Notebook 02's exercise 3: the all-token loss is the token-weighted mean of the completion and
+    prompt losses, and a model trained with the mask has learnt its completions, not its prompt."""
+    from r1omni.sft import all_token_labels, prompt_loss_check
+
+    ids, mask = torch.tensor([[0, 0, 7, 8, 9]]), torch.tensor([[0, 0, 1, 1, 1]])
+    assert all_token_labels(ids, mask).tolist() == [[-100, -100, 7, 8, 9]]
+    result = train_sft(dataclasses.replace(FAST, max_steps=8), "tiny", manifest, tmp_path / "run")
+    check = prompt_loss_check(result.model_dir, manifest, num_examples=4)
+    n_c, n_p = check["completion_tokens"], check["prompt_tokens"]
+    assert n_c > 0 and n_p > 0
+    weighted = (check["completion_loss"] * n_c + check["prompt_loss"] * n_p) / (n_c + n_p)
+    assert check["all_token_loss"] == pytest.approx(weighted, rel=1e-5)
+    assert check["completion_loss"] == pytest.approx(result.final_loss, rel=0.3)
+    assert check["prompt_loss"] > check["completion_loss"]  # the masked prompt was never learnt
+    with pytest.raises(ValueError, match="limit=99"):
+        prompt_loss_check(result.model_dir, manifest, num_examples=99)

@@ -309,3 +309,35 @@ def test_report_curves_and_plots_from_a_table(tmp_path, nbdir):
     assert summary[["setting", "runs"]].values.tolist() == [["beta=0.0", 2], ["beta=0.04", 2]]
     assert len(vsweep.plot_metrics_vs_parameters(table, ["uar"]).axes) == 1
     assert len(vsweep.plot_curves(curves).axes) == 1
+
+
+def test_seeds_reading_and_curve_ends():
+    """Notebook 06's exercise 3 reads the two best settings (n > 8 s^2 / d^2) and exercise 2 the
+    entropy at the first and last step per setting."""
+    import pandas as pd
+
+    from r1omni.viz import sweep as vsweep
+
+    summary = pd.DataFrame(
+        {
+            "setting": ["beta=0", "beta=0.04", "beta=1"],
+            "metric": ["rlvr.test.uar"] * 3,
+            "mean": [0.40, 0.42, 0.10],
+            "std": [0.03, 0.03, 0.01],
+            "runs": [3, 3, 3],
+        }
+    )
+    text = vsweep.seeds_reading(summary)
+    assert "beta=0.04 and beta=0" in text and "19 seeds per setting" in text
+    assert "fewer than two settings" in vsweep.seeds_reading(summary.iloc[:1])
+    curves = pd.DataFrame(
+        {
+            "step": [1, 2, 1, 2, 1, 2],
+            "entropy": [2.0, 1.0, 2.0, 1.5, 3.0, 3.0],
+            "run_id": ["a", "a", "b", "b", "c", "c"],
+            "setting": ["x", "x", "x", "x", "y", "y"],
+        }
+    )
+    ends = vsweep.curve_ends(curves, "entropy")
+    assert ends.loc["x"].tolist() == [2.0, 1.25] and ends.loc["y"].tolist() == [3.0, 3.0]
+    assert vsweep.curve_ends(curves.iloc[:0], "entropy").empty

@@ -42,7 +42,14 @@ from r1omni.attribution.gradients import (
     integrated_gradients,
     integration_nodes,
 )
-from r1omni.attribution.grounding import grounding_record, grounding_summary, think_text
+from r1omni.attribution.grounding import (
+    answer_agreement,
+    grounding_record,
+    grounding_summary,
+    hedging_summary,
+    reasoning_label,
+    think_text,
+)
 from r1omni.attribution.run import AttributionConfig, attribute_checkpoint, attribution_metrics
 
 __all__ = [
@@ -74,4 +81,7 @@ __all__ = [
     "modality_reliance",
     "think_text",
     "write_reading",
+    "answer_agreement",
+    "hedging_summary",
+    "reasoning_label",
 ]

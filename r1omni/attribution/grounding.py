@@ -7,6 +7,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from r1omni.settings import ANSWER_OPEN, KNOWN_LABELS, THINK_CLOSE, THINK_OPEN
 
 #: The canonical labels the reasoning may conclude (longest first, so "contemptuous" wins over shorter words).
@@ -26,6 +28,67 @@ def think_text(completion: str) -> str | None:
         if end >= 0:
             return rest[:end]
     return rest
+
+
+def reasoning_label(completion: str) -> str | None:
+    """The last emotion label the ``<think>`` text names (its conclusion), or None.
+
+    >>> reasoning_label("<think>The brows drop, so they look sad.</think><answer>angry</answer>")
+    'sad'
+    >>> reasoning_label("<answer>angry</answer>") is None
+    True
+    """
+    named = _LABEL_RE.findall(think_text(completion) or "")
+    return named[-1].lower() if named else None
+
+
+def answer_agreement(concluded: str | None, answer: str | None) -> str:
+    """ "agree" / "contradict" between the reasoning's conclusion and the parsed answer, or
+    "no label" (the reasoning names none) / "no answer" (the answer does not parse)."""
+    if concluded is None:
+        return "no label"
+    if answer is None:
+        return "no answer"
+    return "agree" if concluded == answer else "contradict"
+
+
+def hedging_summary(records: Sequence[dict]) -> dict[str, float]:
+    """What a policy writes, read for reward hacking: one dict over records with ``completion``
+    and ``label`` (preview or prediction rows).
+
+    - ``strict_accuracy`` (:func:`r1omni.rewards.accuracy_reward`) and ``lenient_accuracy``
+      (:func:`r1omni.rewards.hacks.substring_accuracy_reward`: the label anywhere pays);
+    - ``contradiction_rate``: among completions whose reasoning concludes a label and whose answer
+      parses, the share where the two differ (hedging: one label in ``<think>``, another in
+      ``<answer>``, which doubles the lenient reward's chance and never costs it);
+    - ``think_rate``, ``mean_labels_named`` (distinct labels anywhere in the text), ``mean_words``.
+
+    >>> rows = [{"completion": "<think>so sad</think><answer>angry</answer>", "label": "sad"},
+    ...         {"completion": "<think>so sad</think><answer>sad</answer>", "label": "sad"}]
+    >>> s = hedging_summary(rows)
+    >>> (s["strict_accuracy"], s["lenient_accuracy"], s["contradiction_rate"], s["mean_labels_named"])
+    (0.5, 1.0, 0.5, 1.5)
+    """
+    from r1omni.rewards import accuracy_reward, parse_answer
+    from r1omni.rewards.hacks import substring_accuracy_reward
+
+    if not records:
+        raise ValueError("no records to read for hedging")
+    texts = [r["completion"] for r in records]
+    labels = [r["label"] for r in records]
+    agreement = [answer_agreement(reasoning_label(t), parse_answer(t)) for t in texts]
+    labelled = [a for a in agreement if a in ("agree", "contradict")]
+    n = len(records)
+    return {
+        "n": n,
+        "strict_accuracy": float(np.mean(accuracy_reward(texts, label=labels))),
+        "lenient_accuracy": float(np.mean(substring_accuracy_reward(texts, label=labels))),
+        "contradiction_rate": labelled.count("contradict") / len(labelled) if labelled else float("nan"),
+        "labelled": len(labelled),
+        "think_rate": sum(think_text(t) is not None for t in texts) / n,
+        "mean_labels_named": float(np.mean([len({m.lower() for m in _LABEL_RE.findall(t)}) for t in texts])),
+        "mean_words": float(np.mean([len(t.split()) for t in texts])),
+    }
 
 
 def grounding_record(record: dict) -> dict[str, Any]:
@@ -48,14 +111,8 @@ def grounding_record(record: dict) -> dict[str, Any]:
     face = [c for c in mentions if CUES[c].modality == "face"]
     voice = [c for c in mentions if CUES[c].modality == "voice"]
     mode = "both" if face and voice else "visual" if face else "audio" if voice else "none"
-    named = [m.lower() for m in _LABEL_RE.findall(think or "")]
-    reasoning_label = named[-1] if named else None
-    if reasoning_label is None:
-        agreement = "no label"
-    elif record["answer"] is None:
-        agreement = "no answer"
-    else:
-        agreement = "agree" if reasoning_label == record["answer"] else "contradict"
+    concluded = reasoning_label(record["completion"])
+    agreement = answer_agreement(concluded, record["answer"])
     return {
         "id": record["id"],
         "has_think": think is not None,
@@ -66,7 +123,7 @@ def grounding_record(record: dict) -> dict[str, Any]:
         "hallucinated": [c for c in mentions if c not in present],
         "covered": [c for c in present if c in mentions],
         "n_present": len(present),
-        "reasoning_label": reasoning_label,
+        "reasoning_label": concluded,
         "agreement": agreement,
     }
 

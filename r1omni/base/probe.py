@@ -101,6 +101,8 @@ def tower_inputs(
             raise ValueError(f"{manifest}: line {i + 1} has no 'video' field")
         rec["video_path"] = str(manifest.resolve().parent / rec["video"])
     if limit is not None:
+        if limit > len(records):
+            raise ValueError(f"{manifest}: limit={limit} but the manifest holds only {len(records)} clips")
         records = records[:limit]
     path = None
     if cache_dir is not None:

@@ -43,13 +43,18 @@ from r1omni.evaluate.decode import (
 from r1omni.evaluate.metrics import (
     OTHER,
     UNPARSEABLE,
+    all_agree_at_k,
+    all_agree_rate,
     bootstrap_ci,
     confusion_matrix,
+    interval_width_reading,
     pass_at_k,
     per_class_recall,
+    seeds_to_separate,
     summarize_predictions,
     uar,
     war,
+    war_interval_widths,
 )
 from r1omni.evaluate.paper import (
     PAPER_DATASETS,
@@ -62,10 +67,13 @@ from r1omni.evaluate.paper import (
     evaluation_report,
     markdown_table,
     ordered_splits,
+    pass_at_k_seed_table,
+    seed_gains,
     seed_table,
     seeds_report,
 )
 from r1omni.evaluate.sampling import (
+    correct_counts,
     paired_difference_ci,
     pass_at_k_ks,
     pass_at_k_metrics,
@@ -74,6 +82,7 @@ from r1omni.evaluate.sampling import (
     pass_at_k_table,
     sample_models,
     sample_split,
+    wasted_groups,
 )
 
 __all__ = [
@@ -124,4 +133,13 @@ __all__ = [
     "summarize_predictions",
     "uar",
     "war",
+    "all_agree_at_k",
+    "all_agree_rate",
+    "correct_counts",
+    "wasted_groups",
+    "seeds_to_separate",
+    "war_interval_widths",
+    "interval_width_reading",
+    "pass_at_k_seed_table",
+    "seed_gains",
 ]

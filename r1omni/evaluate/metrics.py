@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,6 +31,55 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     if n - c < k:
         return 1.0
     return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def all_agree_at_k(n: int, c: int, k: int) -> float:
+    """Unbiased estimate, from ``n`` samples of which ``c`` are right, of the probability that ``k``
+    fresh samples all agree (all right or all wrong): a GRPO group of size ``k`` whose accuracy
+    rewards are all equal has zero advantage and teaches nothing.
+
+        P(all agree) = [C(c, k) + C(n - c, k)] / C(n, k)
+
+    (drawn without replacement from the ``n``, as :func:`pass_at_k`). With one success rate ``p``
+    for every clip it tends to :func:`all_agree_rate`.
+
+    >>> all_agree_at_k(8, 0, 2), all_agree_at_k(8, 8, 8), round(all_agree_at_k(4, 2, 2), 4)
+    (1.0, 1.0, 0.3333)
+    """
+    if not 0 <= c <= n or not 1 <= k <= n:
+        raise ValueError(f"all_agree_at_k needs 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+    return float((math.comb(c, k) + math.comb(n - c, k)) / math.comb(n, k))
+
+
+def all_agree_rate(p: float, k: int) -> float:
+    """``p^k + (1 - p)^k``: the chance that ``k`` independent samples, each right with probability
+    ``p``, all agree. Over clips of different difficulty the mean of ``all_agree_rate(p_i, k)`` is
+    at least ``all_agree_rate(mean p_i, k)`` (the function is convex in ``p``), so one global ``p``
+    underestimates the wasted groups.
+
+    >>> all_agree_rate(0.5, 2), all_agree_rate(1.0, 8), round(all_agree_rate(0.2, 3), 3)
+    (0.5, 1.0, 0.52)
+    """
+    if not 0.0 <= p <= 1.0 or k < 1:
+        raise ValueError(f"all_agree_rate needs 0 <= p <= 1 and k >= 1, got p={p}, k={k}")
+    return float(p**k + (1.0 - p) ** k)
+
+
+def seeds_to_separate(gap: float, sd: float) -> int:
+    """Seeds per setting before a gap ``gap`` between two settings' mean metrics exceeds two standard
+    errors of their difference, when each run has standard deviation ``sd``.
+
+    The difference of two ``n``-seed means has standard error ``sd * sqrt(2 / n)``, so
+    ``gap > 2 * sd * sqrt(2 / n)`` needs ``n > 8 sd^2 / gap^2``: the smallest such integer.
+
+    >>> seeds_to_separate(0.02, 0.03)  # 8 * 0.0009 / 0.0004 = 18, and n must exceed it
+    19
+    >>> seeds_to_separate(0.1, 0.01)
+    1
+    """
+    if gap <= 0 or sd < 0:
+        raise ValueError(f"seeds_to_separate needs gap > 0 and sd >= 0, got gap={gap}, sd={sd}")
+    return max(1, math.floor(8 * sd**2 / gap**2 + 1e-12) + 1)
 
 
 def _check_pair(y_true: Sequence, y_pred: Sequence) -> tuple[list, list]:
@@ -142,6 +192,37 @@ def bootstrap_ci(
     alpha = (1.0 - confidence) / 2.0
     lo, hi = np.quantile(stats, [alpha, 1.0 - alpha])
     return float(lo), float(hi)
+
+
+def war_interval_widths(
+    records: Sequence[dict], sizes: Sequence[int], *, n_boot: int = 1000, seed: int = 0
+) -> dict[int, float]:
+    """Width of the 95 % bootstrap WAR interval on a seeded subset of ``size`` of the prediction
+    ``records`` (``label`` and ``answer``), for each size; a size above ``len(records)`` raises
+    (:func:`~r1omni.evaluate.decode.select_examples`). The width shrinks like ``1 / sqrt(size)``."""
+    from r1omni.evaluate.decode import select_examples
+
+    out = {}
+    for size in sizes:
+        subset = select_examples(records, int(size), seed)
+        lo, hi = bootstrap_ci([r["label"] for r in subset], [r["answer"] for r in subset], n_boot=n_boot, seed=seed)
+        out[int(size)] = hi - lo
+    return out
+
+
+def interval_width_reading(records: Sequence[dict], *, n_boot: int = 1000, seed: int = 0) -> str:
+    """One sentence comparing the WAR interval width on 1/8 of ``records`` with that on all of them,
+    against the ``1 / sqrt(n)`` law (:func:`war_interval_widths`)."""
+    n = len(records)
+    widths = war_interval_widths(records, [max(2, n // 8), n], n_boot=n_boot, seed=seed)
+    (small, w_small), (full, w_full) = widths.items()
+    text = (
+        f"WAR interval width on {small} clips {100 * w_small:.1f} points, on all {full} {100 * w_full:.1f}"
+        f" ({full / small:.1f}x the clips; 1/sqrt(n) predicts {(full / small) ** 0.5:.2f}x narrower"
+    )
+    if w_full > 0:
+        return text + f", measured {w_small / w_full:.2f}x)."
+    return text + "; every answer here is equally right or wrong, so there is no spread to measure)."
 
 
 def summarize_predictions(

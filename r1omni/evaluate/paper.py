@@ -221,23 +221,72 @@ def seed_table(results: list[dict[str, dict[str, dict]]], *, metrics: tuple[str,
     return table
 
 
+def pass_at_k_seed_table(runs: list[dict[str, dict[str, dict]]]) -> pd.DataFrame:
+    """Mean and sample std over runs of each model's pass@k per split, in %: one row per model, one
+    column per (split, k); ``runs`` holds one ``metrics.json["pass_at_k"]`` of the evaluation per run.
+
+    >>> r = lambda p: {"rlvr": {"test": {"pass_at_k": {"1": p, "8": 2 * p}}}}
+    >>> pass_at_k_seed_table([r(0.2), r(0.4)]).loc["rlvr", ("test", "pass@8")]
+    '60.0 ± 28.3'
+    """
+    if not runs:
+        raise ValueError("pass_at_k_seed_table needs the pass@k of at least one run")
+    rows = {}
+    for model, per in runs[0].items():
+        row = {}
+        for split in ordered_splits(per):
+            for k in per[split]["pass_at_k"]:
+                try:
+                    values = pd.Series([100.0 * run[model][split]["pass_at_k"][k] for run in runs])
+                except KeyError as err:
+                    raise ValueError(f"a run has no pass@{k} for {model}/{split} ({err})") from None
+                std = values.std(ddof=1) if len(values) > 1 else float("nan")
+                row[(split, f"pass@{k}")] = f"{values.mean():.1f} ± {std:.1f}"
+        rows[model] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["data", "k"])
+    table.index.name = f"model (mean ± std over {len(runs)} runs)"
+    return table
+
+
+def seed_gains(results: list[dict[str, dict[str, dict]]], *, after: str = "rlvr", before: str = "cold_start") -> str:
+    """One line per split: ``after`` minus ``before`` UAR in points, per run and mean ± std."""
+    lines = []
+    for split in ordered_splits(next(iter(results[0].values()))):
+        gains = [100.0 * (run[after][split]["uar"] - run[before][split]["uar"]) for run in results]
+        spread = f" ± {pd.Series(gains).std(ddof=1):.1f}" if len(gains) > 1 else ""
+        per_run = ", ".join(f"{g:+.1f}" for g in gains)
+        lines.append(f"- {after} - {before}, UAR on {split}: {sum(gains) / len(gains):+.1f}{spread} points ({per_run})")
+    return "\n".join(lines)
+
+
 def seeds_report(run_directories: list[str | os.PathLike]) -> str:
-    """Markdown of :func:`seed_table` over the runs' notebook-03 results, naming the runs."""
-    results = []
+    """Markdown of :func:`seed_table` over the runs' evaluation results, naming the runs, with the
+    RLVR - cold start gains (:func:`seed_gains`) and, when every run sampled, the pass@k table."""
+    metrics = []
     for rdir in run_directories:
         path = Path(rdir) / EVAL_STAGE / "metrics.json"
         if not path.is_file():
             raise FileNotFoundError(f"{path}: notebook {EVAL_STAGE} has not run for this run")
-        results.append(read_json(path)["results"])
+        metrics.append(read_json(path))
+    results = [m["results"] for m in metrics]
     names = ", ".join(Path(r).name for r in run_directories)
-    return "\n".join(
-        [
-            f"### Evaluation over {len(results)} runs ({names}; WAR / UAR in %)",
+    out = [
+        f"### Evaluation over {len(results)} runs ({names}; WAR / UAR in %)",
+        "",
+        markdown_table(seed_table(results)),
+        "",
+    ]
+    if all("rlvr" in r and "cold_start" in r for r in results):
+        out += [seed_gains(results), ""]
+    if all("pass_at_k" in m for m in metrics):
+        out += [
+            "pass@k in % (mean ± std over the runs):",
             "",
-            markdown_table(seed_table(results)),
+            markdown_table(pass_at_k_seed_table([m["pass_at_k"] for m in metrics])),
             "",
         ]
-    )
+    return "\n".join(out)
 
 
 def report_cli(argv: list[str] | None, *, prog: str, description: str, one_run: Callable[[str], str]) -> int:

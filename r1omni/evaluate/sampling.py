@@ -119,19 +119,43 @@ def sample_split(
     return rows
 
 
-def pass_at_k_summary(rows: Sequence[dict], *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """Mean unbiased pass@k over clips for k in :func:`pass_at_k_ks`, from sampled records (rows of one
-    clip share ``clip_id``; ``rewards.accuracy`` 1 = right), with a 95 % bootstrap interval over clips
-    and the per-clip numbers of right samples (``correct``) for paired comparisons."""
+def correct_counts(rows: Sequence[dict]) -> tuple[int, list[str], np.ndarray]:
+    """``(n, clip ids, right samples per clip)`` from sampled records (rows of one clip share
+    ``clip_id``; ``rewards.accuracy`` 1 = right); every clip must have the same ``n``."""
     by_clip: dict[str, list[float]] = defaultdict(list)
     for row in rows:
         by_clip[row.get("clip_id", row["id"].rsplit("#", 1)[0])].append(float(row["rewards"]["accuracy"]))
     sizes = {len(v) for v in by_clip.values()}
     if len(sizes) != 1:
         raise ValueError(f"every clip needs the same number of samples, got {sorted(sizes)}")
-    n = sizes.pop()
     clips = sorted(by_clip)
-    correct = np.array([int(sum(by_clip[c])) for c in clips])
+    return sizes.pop(), clips, np.array([int(sum(by_clip[c])) for c in clips])
+
+
+def wasted_groups(rows: Sequence[dict]) -> dict[str, Any]:
+    """How many GRPO groups would teach nothing, per group size ``k`` (:func:`pass_at_k_ks`), from
+    ``n`` sampled completions per clip: ``per_clip`` is the mean over clips of the unbiased
+    :func:`~r1omni.evaluate.metrics.all_agree_at_k` (each clip its own difficulty), ``global_p``
+    the formula ``p^k + (1 - p)^k`` with one success rate ``p`` for all clips (``mean_p``)."""
+    from r1omni.evaluate.metrics import all_agree_at_k, all_agree_rate
+
+    n, clips, correct = correct_counts(rows)
+    mean_p = float(correct.mean() / n)
+    ks = pass_at_k_ks(n)
+    return {
+        "n": n,
+        "clips": len(clips),
+        "mean_p": mean_p,
+        "per_clip": {str(k): float(np.mean([all_agree_at_k(n, int(c), k) for c in correct])) for k in ks},
+        "global_p": {str(k): all_agree_rate(mean_p, k) for k in ks},
+    }
+
+
+def pass_at_k_summary(rows: Sequence[dict], *, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Mean unbiased pass@k over clips for k in :func:`pass_at_k_ks`, from sampled records (rows of one
+    clip share ``clip_id``; ``rewards.accuracy`` 1 = right), with a 95 % bootstrap interval over clips
+    and the per-clip numbers of right samples (``correct``) for paired comparisons."""
+    n, clips, correct = correct_counts(rows)
     rng = np.random.default_rng(seed)
     boots = rng.integers(0, len(clips), size=(n_boot, len(clips)))
     out: dict[str, Any] = {

@@ -7,8 +7,8 @@ std, one policy update per batch). Current trl defaults differ (beta 0.0, loss `
 nothing here inherits from trl's defaults.
 
 ``GRPOConfig.from_preset("course")`` is set for the tiny omni model on SynthEmo on a 2-core
-CPU: 96-token completions, temperature 0.7, a big learning rate, 4 clips x 8 generations per
-step, 150 steps (why each differs from the paper: docs/tuning.md). ``smol_course`` is the same
+CPU: 96-token completions, temperature 0.7, a big learning rate, no KL term, 8 clips x 8 generations
+per step, 300 steps (why each differs from the paper: docs/tuning.md). ``smol_course`` is the same
 for the smol model preset (2 clips x 4 generations, lr 1e-5), which notebook 03's "course" means
 when the run's model is smol (:func:`preset_for_model`).
 
@@ -247,7 +247,7 @@ R1OMNI_PRESET: dict[str, Any] = dict(
 #: that chose it: docs/tuning.md.
 COURSE_PRESET: dict[str, Any] = dict(
     num_generations=8,
-    beta=0.04,
+    beta=0.0,
     temperature=0.7,
     top_p=1.0,
     learning_rate=3e-4,
@@ -258,9 +258,9 @@ COURSE_PRESET: dict[str, Any] = dict(
     loss_type="grpo",
     scale_rewards="group",
     num_iterations=1,
-    per_device_train_batch_size=4,
+    per_device_train_batch_size=8,
     gradient_accumulation_steps=1,
-    max_steps=150,
+    max_steps=300,
     reward_funcs=["accuracy", "format"],
     bf16=False,
     device="cpu",

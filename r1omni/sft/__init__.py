@@ -8,7 +8,8 @@
 """
 
 from r1omni.sft.config import LABEL_ONLY_PRESET, SFT_PRESETS, SFTConfig, config_from_params, preset_for_model
-from r1omni.sft.loss import IGNORE_INDEX, completion_loss, completion_nll
+from r1omni.sft.loss import IGNORE_INDEX, all_token_labels, completion_loss, completion_nll
+from r1omni.sft.mask_check import prompt_loss_check
 from r1omni.sft.trainer import SFTResult, sft_stage_metrics, train_sft
 
 __all__ = [
@@ -23,4 +24,6 @@ __all__ = [
     "preset_for_model",
     "sft_stage_metrics",
     "train_sft",
+    "all_token_labels",
+    "prompt_loss_check",
 ]

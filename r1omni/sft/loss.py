@@ -44,3 +44,13 @@ def completion_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     if count == 0:
         raise ValueError("batch has no completion tokens (every label is -100)")
     return nll / count
+
+
+def all_token_labels(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Labels that count every real token, prompt included (padding stays -100): what the loss
+    would see without the completion mask. input_ids, attention_mask (B, L) -> (B, L).
+
+    >>> all_token_labels(torch.tensor([[0, 5, 6]]), torch.tensor([[0, 1, 1]])).tolist()
+    [[-100, 5, 6]]
+    """
+    return input_ids.masked_fill(attention_mask == 0, IGNORE_INDEX)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from r1omni.io import read_jsonl
@@ -82,6 +83,55 @@ def summarize_sweep(table: pd.DataFrame, metrics: Sequence[str] = ("uar", "war")
     long["metric"] = long["metric"].str.removeprefix("metrics.")
     out = long.groupby(["setting", "metric"], sort=False)["value"].agg(["mean", "std", "count"])
     return out.rename(columns={"count": "runs"}).reset_index()
+
+
+def best_two(summary: pd.DataFrame, metric: str | None = None) -> dict | None:
+    """The two settings with the highest mean of ``metric`` (the summary's first metric when None)
+    in :func:`summarize_sweep`'s table: their names, ``gap`` between the means and ``sd`` (the
+    root mean square of their seed standard deviations); None with fewer than two settings or
+    without a standard deviation (one seed each).
+
+    >>> t = pd.DataFrame({"setting": ["a", "b", "c"], "metric": ["m"] * 3, "mean": [0.3, 0.5, 0.45],
+    ...                   "std": [0.01, 0.03, 0.03], "runs": [3, 3, 3]})
+    >>> r = best_two(t); r["settings"], round(r["gap"], 3), round(r["sd"], 3)
+    (['b', 'c'], 0.05, 0.03)
+    """
+    metric = metric or summary["metric"].iloc[0]
+    rows = summary[summary["metric"] == metric].sort_values("mean", ascending=False).head(2)
+    if len(rows) < 2 or rows["std"].isna().any():
+        return None
+    return {
+        "metric": metric,
+        "settings": rows["setting"].tolist(),
+        "gap": float(rows["mean"].iloc[0] - rows["mean"].iloc[1]),
+        "sd": float(np.sqrt(np.mean(rows["std"].to_numpy() ** 2))),
+    }
+
+
+def seeds_reading(summary: pd.DataFrame, metric: str | None = None) -> str:
+    """One sentence from :func:`best_two`: the two best settings' gap ``d``, their seed standard
+    deviation ``s`` and the seeds per setting that would separate them
+    (:func:`r1omni.evaluate.seeds_to_separate`, ``n > 8 s^2 / d^2``)."""
+    from r1omni.evaluate import seeds_to_separate
+
+    gap = best_two(summary, metric)
+    if gap is None:
+        return "This table has fewer than two settings with several seeds each: there is no gap to test."
+    n = seeds_to_separate(gap["gap"], gap["sd"]) if gap["gap"] > 0 else None
+    return (
+        f"Best two settings by {gap['metric']}: {gap['settings'][0]} and {gap['settings'][1]}, gap d ="
+        f" {gap['gap']:.4f}, seed standard deviation s = {gap['sd']:.4f}. The difference of two n-seed means has"
+        " standard error s * sqrt(2 / n), so 2 s sqrt(2 / n) < d needs n > 8 s^2 / d^2: "
+        + (f"{n} seeds per setting." if n else "never (the means are equal).")
+    )
+
+
+def curve_ends(curves: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Mean over runs of each setting's first and last logged ``metric`` (from :func:`load_curves`)."""
+    if curves.empty:
+        return pd.DataFrame(columns=["first", "last"])
+    ends = curves.sort_values("step").groupby(["setting", "run_id"])[metric].agg(["first", "last"])
+    return ends.groupby("setting").mean()
 
 
 def plot_metrics_vs_parameters(table: pd.DataFrame, metrics: Sequence[str] = ("uar", "war")):

@@ -156,8 +156,11 @@ RENDER_VERSION = 2
 
 
 def stamp_settings(render: str) -> dict[str, Any]:
-    """What ``synthemo.json`` records about the drawing besides the config: the render and its version."""
-    return {"render": render, "render_version": RENDER_VERSION}
+    """What ``synthemo.json`` records about the drawing besides the config: the render and its
+    version, and the perception captions' version."""
+    from r1omni.data.synth.caption import CAPTION_VERSION
+
+    return {"render": render, "render_version": RENDER_VERSION, "caption_version": CAPTION_VERSION}
 
 
 def generate(

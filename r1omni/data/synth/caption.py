@@ -23,15 +23,23 @@ from r1omni.data.synth.cues import CUES, find_cue_mentions
 from r1omni.data.synth.explain import FACE_NONE, FACE_OPENERS, VOICE_NONE, VOICE_OPENERS, modality_sentence
 
 MODALITIES = ("face", "voice")
+#: Bumped when the captions :func:`describe` writes for the perception split change (a data
+#: folder made with another version is rebuilt). 2: the cues in :data:`CUES` order, so that the
+#: tiny base LM does not have to remember which cues it already named (docs/tuning.md).
+CAPTION_VERSION = 2
 
 
-def describe(present: Sequence[str], rng: np.random.Generator) -> str:
+def describe(present: Sequence[str], rng: np.random.Generator, *, ordered: bool = True) -> str:
     """A caption naming exactly the cues in ``present``: a face and a voice sentence (voice
-    first 30 % of the time), random opener, synonyms and order.
+    first 30 % of the time), random opener and synonyms, the cues of each sentence in the fixed
+    order of :data:`~r1omni.data.synth.cues.CUES` (``ordered=False``: in random order, as
+    caption version 1 wrote them).
 
     >>> text = describe(["smile", "loud_voice"], np.random.default_rng(0))
     >>> sorted(parse_caption(text))
     ['loud_voice', 'smile']
+    >>> find_cue_mentions(describe(["nodding", "smile", "frown"], np.random.default_rng(1)))
+    ['smile', 'frown', 'nodding']
     """
     unknown = [c for c in present if c not in CUES]
     if unknown:
@@ -39,8 +47,8 @@ def describe(present: Sequence[str], rng: np.random.Generator) -> str:
     face = [c for c in present if CUES[c].modality == "face"]
     voice = [c for c in present if CUES[c].modality == "voice"]
     parts = [
-        modality_sentence(face, FACE_OPENERS, FACE_NONE, rng),
-        modality_sentence(voice, VOICE_OPENERS, VOICE_NONE, rng),
+        modality_sentence(face, FACE_OPENERS, FACE_NONE, rng, ordered=ordered),
+        modality_sentence(voice, VOICE_OPENERS, VOICE_NONE, rng, ordered=ordered),
     ]
     if rng.random() < 0.3:
         parts.reverse()

@@ -60,12 +60,17 @@ def join_phrases(phrases: list[str], last_joiner: str = " and ") -> str:
     return ", ".join(phrases[:-1]) + last_joiner + phrases[-1]
 
 
-def modality_sentence(cue_ids: list[str], openers, nones, rng: np.random.Generator) -> str:
-    """One sentence naming ``cue_ids`` (random order and synonyms) with a random opener, or a
-    random no-cue sentence from ``nones`` when ``cue_ids`` is empty."""
+def modality_sentence(cue_ids: list[str], openers, nones, rng: np.random.Generator, *, ordered: bool = False) -> str:
+    """One sentence naming ``cue_ids`` (random synonyms; random order, or with ``ordered`` the
+    order of :data:`~r1omni.data.synth.cues.CUES`) with a random opener, or a random no-cue
+    sentence from ``nones`` when ``cue_ids`` is empty."""
     if not cue_ids:
         return nones[rng.integers(len(nones))]
-    order = rng.permutation(len(cue_ids))
+    if ordered:
+        rank = {c: i for i, c in enumerate(CUES)}
+        order = np.argsort([rank[c] for c in cue_ids], kind="stable")
+    else:
+        order = rng.permutation(len(cue_ids))
     phrases = [CUES[cue_ids[i]].phrases[rng.integers(len(CUES[cue_ids[i]].phrases))] for i in order]
     joined = join_phrases(phrases, LAST_JOINERS[rng.integers(len(LAST_JOINERS))])
     return openers[rng.integers(len(openers))].format(cues=joined)
