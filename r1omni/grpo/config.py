@@ -7,10 +7,10 @@ std, one policy update per batch). Current trl defaults differ (beta 0.0, loss `
 nothing here inherits from trl's defaults.
 
 ``GRPOConfig.from_preset("course")`` is set for the tiny omni model on SynthEmo on a 2-core
-CPU: 96-token completions, temperature 0.7, a big learning rate, no KL term, 8 clips x 8 generations
-per step, 300 steps (why each differs from the paper: docs/tuning.md). ``smol_course`` is the same
-for the smol model preset (2 clips x 4 generations, lr 1e-5), which notebook 03's "course" means
-when the run's model is smol (:func:`preset_for_model`).
+CPU: 96-token completions, temperature 0.7, a big learning rate, 8 clips x 8 generations per step,
+300 steps (why each differs from the paper: docs/tuning.md). ``smol_course`` is the same for the
+smol model preset (2 clips x 4 generations, lr 1e-5), which notebook 03's "course" means when the
+run's model is smol (:func:`preset_for_model`).
 
 A "step" is one rollout batch (``per_device_train_batch_size`` x ``gradient_accumulation_steps``
 x processes prompts, ``num_generations`` completions each) followed by ``num_iterations``
@@ -247,7 +247,7 @@ R1OMNI_PRESET: dict[str, Any] = dict(
 #: that chose it: docs/tuning.md.
 COURSE_PRESET: dict[str, Any] = dict(
     num_generations=8,
-    beta=0.0,
+    beta=0.04,
     temperature=0.7,
     top_p=1.0,
     learning_rate=3e-4,
