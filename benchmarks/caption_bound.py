@@ -7,10 +7,9 @@ clips' ``cues.present``, and names the cues it finds on held-out perception clip
 linearly would reach; beside it the best constant caption (the cues present in at least
 ``--prior`` of the fit clips) and, with ``--captions``, the base's own greedy captions.
 
-    OMP_NUM_THREADS=1 python benchmarks/caption_bound.py --policy runs/basedev/01_base_model/towers_model \\
-        --fit runs/basedev/01_base_model/perception_fit.jsonl \\
-        --heldout runs/basedev/01_base_model/perception_heldout.jsonl \\
-        --captions runs/basedev/01_base_model/captions/heldout.jsonl --cache runs/basedev/01_base_model/inputs_cache
+    OMP_NUM_THREADS=1 python benchmarks/caption_bound.py --policy data/bases/pretrained/towers_model \\
+        --fit data/bases/pretrained/perception_fit.jsonl --heldout data/bases/pretrained/perception_heldout.jsonl \\
+        --captions runs/<run_id>/01_base_model/captions/heldout.jsonl --cache data/bases/pretrained/inputs_cache
 """
 
 from __future__ import annotations

@@ -370,7 +370,7 @@ def test_prepare_data_never_reuses_or_replaces_the_wrong_folder(tmp_path):
     from r1omni.data.synth.build import RENDER_VERSION
 
     stamp.write_text(json.dumps({"config": {"per_class": 5, "seed": 1, "labels": "dfew"}}))  # an older SynthEmo
-    with pytest.raises(ValueError, match="'render_version': None}, not .*'render_version': "):
+    with pytest.raises(ValueError, match="'render_version': None, 'caption_version': None}, not .*'render_version': "):
         prepare_data("synthemo", stamp.parent, per_class=5, seed=1)
     stamp.write_text(
         json.dumps(
@@ -381,6 +381,11 @@ def test_prepare_data_never_reuses_or_replaces_the_wrong_folder(tmp_path):
             }
         )
     )
+    with pytest.raises(ValueError, match="'caption_version': None}, not .*'caption_version': 2"):  # older captions
+        prepare_data("synthemo", stamp.parent, per_class=5, seed=1)
+    from r1omni.data.synth.caption import CAPTION_VERSION
+
+    stamp.write_text(json.dumps({**json.loads(stamp.read_text()), "caption_version": CAPTION_VERSION}))
     with pytest.raises(ValueError, match="built with"):
         prepare_data("synthemo", stamp.parent, per_class=5, seed=0)
     with pytest.raises(FileNotFoundError, match="incomplete SynthEmo set"):
