@@ -16,7 +16,7 @@ export TRANSFORMERS_OFFLINE := 1
 export HF_DATASETS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: venv install browser lint test unit smoke workbook sweep lab kernel bench clean-venv
+.PHONY: venv install browser speech lint test unit smoke workbook sweep lab kernel bench clean-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,7 +52,16 @@ browser:
 	else echo "make browser: no $(CHROMIUM), and no root or sudo to apt-get install chromium" >&2; exit 0; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium
 
-test: lint browser
+# Real read speech for the Whisper-base equivalence test (tests/test_model_install.py): Debian's
+# pocketsphinx-testdata (LibriVox wavs), installed through apt-get like the browser.
+SPEECH_WAV := /usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0870.wav
+speech:
+	@if [ -f "$(SPEECH_WAV)" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else echo "make speech: no $(SPEECH_WAV), and no root or sudo to apt-get install pocketsphinx-testdata" >&2; exit 0; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends pocketsphinx-testdata
+
+test: lint browser speech
 	R1OMNI_CHROMIUM=$(CHROMIUM) $(PY) -m pytest -q $(PYTEST_ARGS)
 
 unit: $(STAMP)

@@ -461,23 +461,25 @@ def test_changed_inputs_or_missing_outputs_rebuild_only_that_part(smol_dir):
     assert not [p for p in smol_dir.iterdir() if p.name.startswith(".")]  # no temporary folders left
 
 
-def _synthemo_speech(seconds_per_clip: float = 2.0) -> np.ndarray:
-    """8 s of SynthEmo's numpy voice (glottal pulses through formant filters), four emotions."""
-    from r1omni.data.synth.emotions import sample_voice
-    from r1omni.data.synth.voice import render_voice, sample_speaker
+#: 7.1 s of real read speech (LibriVox, 16 kHz mono) from Debian's pocketsphinx-testdata, which
+#: `make speech` (run by `make test`) installs.
+SPEECH_WAV = Path("/usr/share/pocketsphinx/test/data/librivox/sense_and_sensibility_01_austen_64kb-0870.wav")
 
-    rng = np.random.default_rng(0)
-    clips = [
-        render_voice(sample_speaker(rng), sample_voice(label, 0.8, rng), rng, duration=seconds_per_clip)[0]
-        for label in ("happy", "sad", "angry", "neutral")
-    ]
-    return np.concatenate(clips)
+
+def _real_speech() -> np.ndarray:
+    import soundfile
+
+    if not SPEECH_WAV.is_file():
+        pytest.fail(f"{SPEECH_WAV} is missing: run `make speech` (apt-get install pocketsphinx-testdata)")
+    audio, rate = soundfile.read(SPEECH_WAV, dtype="float32")
+    assert rate == 16_000 and audio.ndim == 1, (rate, audio.shape)
+    return audio
 
 
 @pytest.mark.slow  # needs the ~30 s install of the real weights (smol_dir)
 def test_whisper_base_encoder_matches_ctranslate2(smol_dir):
     """The converted encoder, loaded by the omni model's own loader, against ctranslate2's Whisper
-    encoder (fed the same log-mel) on 8 s of SynthEmo speech padded to the 30 s window."""
+    encoder (fed the same log-mel) on a real speech clip (7.1 s of LibriVox) padded to the 30 s window."""
     import ctranslate2
     from transformers import WhisperFeatureExtractor
 
@@ -486,7 +488,7 @@ def test_whisper_base_encoder_matches_ctranslate2(smol_dir):
     encoder, config = load_audio_tower(smol_dir / "whisper")
     assert (config["d_model"], config["max_source_positions"], config["num_mel_bins"]) == (512, 1500, 80)
     extractor = WhisperFeatureExtractor.from_pretrained(str(smol_dir / "whisper"), local_files_only=True)
-    audio = _synthemo_speech()
+    audio = _real_speech()
     features = extractor(audio, sampling_rate=16_000, return_tensors="np").input_features.astype(np.float32)
     assert features.shape == (1, 80, 3000)
 
