@@ -40,6 +40,7 @@ from r1omni.evaluate.decode import (
     read_predictions,
     select_examples,
 )
+from r1omni.evaluate.intervals import interval_width_reading, war_interval_widths
 from r1omni.evaluate.metrics import (
     OTHER,
     UNPARSEABLE,
@@ -47,14 +48,12 @@ from r1omni.evaluate.metrics import (
     all_agree_rate,
     bootstrap_ci,
     confusion_matrix,
-    interval_width_reading,
     pass_at_k,
     per_class_recall,
     seeds_to_separate,
     summarize_predictions,
     uar,
     war,
-    war_interval_widths,
 )
 from r1omni.evaluate.paper import (
     PAPER_DATASETS,
