@@ -24,16 +24,14 @@ import sys
 import time
 from pathlib import Path
 
-from r1omni.evaluate.decode import EvalConfig, evaluate_split
 from r1omni.grpo import GRPOConfig, train_grpo
 from r1omni.io import atomic_write_json, read_json
 from r1omni.sft import SFTConfig, train_sft
 from r1omni.train.metrics_log import read_metrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from grpo_course_gain import overrides  # noqa: E402
+from grpo_course_gain import evaluate, overrides  # noqa: E402
 
-KEYS = ("war", "uar", "format_rate", "unparseable_rate", "mean_completion_tokens")
 CURVE_KEYS = (
     "reward",
     "rewards/accuracy/mean",
@@ -45,20 +43,6 @@ CURVE_KEYS = (
     "completions/clipped_ratio",
     "step_time",
 )
-
-
-def evaluate(model_dir: Path, data: Path, splits: list[str], work: Path, max_new_tokens: int) -> dict:
-    rows = {}
-    for split in splits:
-        s = evaluate_split(
-            model_dir,
-            data / f"{split}.jsonl",
-            work / f"pred_{split}.jsonl",
-            EvalConfig(batch_size=16, max_new_tokens=max_new_tokens),
-            progress=False,
-        )
-        rows[split] = {k: s[k] for k in KEYS if k in s}
-    return rows
 
 
 def cold_start(seed: int, data: Path, work: Path, splits: list[str], max_new_tokens: int) -> dict:
