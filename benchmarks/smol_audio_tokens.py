@@ -89,18 +89,26 @@ def encode(smol: Path, manifest: Path, seconds: int, batch: int = 8) -> tuple[to
 
 
 def probes(train: torch.Tensor, test: torch.Tensor, rec_train: list[dict], rec_test: list[dict]) -> dict:
-    """Emotion accuracy (logistic regression) and voice-parameter R^2 (ridge) of pooled features."""
+    """:func:`pooled_probes` of Whisper encoder states after the projector's pooling by 3."""
+    from r1omni.base.probe import pool_audio
+
+    return {
+        "tokens": int(train.shape[1] // 3),
+        **pooled_probes(pool_audio(train, 3), pool_audio(test, 3), rec_train, rec_test),
+    }
+
+
+def pooled_probes(train: torch.Tensor, test: torch.Tensor, rec_train: list[dict], rec_test: list[dict]) -> dict:
+    """Emotion accuracy (logistic regression) and voice-parameter R^2 (ridge) of (N, S, D) audio
+    tokens as the projector sees them, summarised by :func:`r1omni.base.probe.sequence_stats`."""
     from sklearn.linear_model import RidgeCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from r1omni.base.probe import fit_score, pool_audio, sequence_stats
+    from r1omni.base.probe import fit_score, sequence_stats
     from r1omni.base.targets import VOICE_TARGETS, regression_targets
 
-    def stats(x):
-        return sequence_stats(pool_audio(x, 3)).numpy()
-
-    xtr, xte = stats(train), stats(test)
+    xtr, xte = sequence_stats(train).numpy(), sequence_stats(test).numpy()
     ytr = np.array([r["label"] for r in rec_train])
     yte = np.array([r["label"] for r in rec_test])
     acc, uar = fit_score(xtr, ytr, xte, yte)
@@ -111,7 +119,6 @@ def probes(train: torch.Tensor, test: torch.Tensor, rec_train: list[dict], rec_t
     pred = ridge.fit(xtr, vtr).predict(xte)
     r2 = 1 - ((vte - pred) ** 2).sum(0) / ((vte - vte.mean(0)) ** 2).sum(0)
     return {
-        "tokens": int(train.shape[1] // 3),
         "emotion_accuracy": round(acc, 4),
         "emotion_uar": round(uar, 4),
         "voice_r2": {name: round(float(v), 4) for name, v in zip(VOICE_TARGETS, r2)},
