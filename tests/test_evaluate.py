@@ -461,6 +461,12 @@ def test_pass_at_k_summary_and_the_sharpening_reading():
     wider = ev.pass_at_k_summary(_sampled([4, 4, 4, 0] * 10, 4), n_boot=200)  # a clip it never solved, now solved
     text = ev.pass_at_k_reading({"cold_start": {"test": cold}, "rlvr": {"test": wider}}, splits=["test"])
     assert "new capability" in text
+    narrowed = ev.pass_at_k_summary(_sampled([4, 0, 0, 0] * 10, 4), n_boot=200)  # one clip every time, one lost
+    text = ev.pass_at_k_reading({"cold_start": {"test": cold}, "rlvr": {"test": narrowed}}, splits=["test"])
+    assert "raised pass@1 while pass@n fell: sharpening that narrowed" in text and "pass@n level" not in text
+    lost = ev.pass_at_k_summary(_sampled([1, 0, 0, 0] * 10, 4), n_boot=200)  # pass@1 down too
+    text = ev.pass_at_k_reading({"cold_start": {"test": cold}, "rlvr": {"test": lost}}, splits=["test"])
+    assert "pass@1 did not rise beyond resampling noise and pass@n fell" in text
     with pytest.raises(ValueError, match="same number of samples"):
         ev.pass_at_k_summary(_sampled([1], 2) + [{"id": "c9#0", "clip_id": "c9", "rewards": {"accuracy": 1.0}}])
 

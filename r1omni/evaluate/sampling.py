@@ -246,14 +246,18 @@ def pass_at_k_reading(
         n = a["n"]
         d1, lo1, hi1 = paired_difference_ci(b, a, 1, n_boot=n_boot, seed=seed)
         dn, lon, hin = paired_difference_ci(b, a, n, n_boot=n_boot, seed=seed)
-        up1, upn = lo1 > 0, lon > 0
+        up1, upn, downn = lo1 > 0, lon > 0, hin < 0
         verdict = (
             "it raised pass@1 and pass@n alike: new capability, not only sharpening"
             if up1 and upn
-            else "it raised pass@1 only, with pass@n level: sharpening of what the cold start could already reach"
+            else f"it raised pass@1 while pass@n fell: sharpening that narrowed what {before} could reach"
+            if up1 and downn
+            else f"it raised pass@1 only, with pass@n level: sharpening of what {before} could already reach"
             if up1
             else "it raised pass@n without pass@1"
             if upn
+            else "pass@1 did not rise beyond resampling noise and pass@n fell"
+            if downn
             else "neither pass@1 nor pass@n rose beyond resampling noise"
         )
         out.append(
