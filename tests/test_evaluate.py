@@ -466,7 +466,12 @@ def test_pass_at_k_summary_and_the_sharpening_reading():
     assert "raised pass@1 while pass@n fell: sharpening that narrowed" in text and "pass@n level" not in text
     lost = ev.pass_at_k_summary(_sampled([1, 0, 0, 0] * 10, 4), n_boot=200)  # pass@1 down too
     text = ev.pass_at_k_reading({"cold_start": {"test": cold}, "rlvr": {"test": lost}}, splits=["test"])
-    assert "pass@1 did not rise beyond resampling noise and pass@n fell" in text
+    assert "pass@1 and pass@n both fell beyond resampling noise" in text
+    narrower = ev.pass_at_k_summary(_sampled([2, 0, 0, 0] * 10, 4), n_boot=200)  # pass@1 level, pass@4 down
+    text = ev.pass_at_k_reading({"cold_start": {"test": cold}, "rlvr": {"test": narrower}}, splits=["test"])
+    assert "pass@1 did not move beyond resampling noise and pass@n fell" in text
+    text = ev.pass_at_k_reading({"cold_start": {"test": cold}, "rlvr": {"test": cold}}, splits=["test"])
+    assert "neither pass@1 nor pass@n moved beyond resampling noise" in text
     with pytest.raises(ValueError, match="same number of samples"):
         ev.pass_at_k_summary(_sampled([1], 2) + [{"id": "c9#0", "clip_id": "c9", "rewards": {"accuracy": 1.0}}])
 

@@ -234,8 +234,10 @@ def pass_at_k_reading(
     n_boot: int = 1000,
     seed: int = 0,
 ) -> str:
-    """Sentences, computed from the numbers, saying whether ``after`` raised pass@1 only (sharpening)
-    or pass@n too (new capability), with paired bootstrap intervals of each difference."""
+    """Sentences, computed from the numbers, saying whether ``after`` raised pass@1 only (sharpening),
+    pass@1 while pass@n fell (sharpening that narrowed the reachable answers) or pass@n too (new
+    capability), or lowered either, with paired bootstrap intervals of each difference; a difference
+    counts only when its 95 % interval excludes 0."""
     if before not in results or after not in results:
         return f"(no pass@k comparison: both {before!r} and {after!r} must be sampled)"
     out = []
@@ -246,7 +248,7 @@ def pass_at_k_reading(
         n = a["n"]
         d1, lo1, hi1 = paired_difference_ci(b, a, 1, n_boot=n_boot, seed=seed)
         dn, lon, hin = paired_difference_ci(b, a, n, n_boot=n_boot, seed=seed)
-        up1, upn, downn = lo1 > 0, lon > 0, hin < 0
+        up1, down1, upn, downn = lo1 > 0, hi1 < 0, lon > 0, hin < 0
         verdict = (
             "it raised pass@1 and pass@n alike: new capability, not only sharpening"
             if up1 and upn
@@ -256,9 +258,13 @@ def pass_at_k_reading(
             if up1
             else "it raised pass@n without pass@1"
             if upn
-            else "pass@1 did not rise beyond resampling noise and pass@n fell"
+            else "pass@1 and pass@n both fell beyond resampling noise"
+            if down1 and downn
+            else "pass@1 fell beyond resampling noise"
+            if down1
+            else "pass@1 did not move beyond resampling noise and pass@n fell"
             if downn
-            else "neither pass@1 nor pass@n rose beyond resampling noise"
+            else "neither pass@1 nor pass@n moved beyond resampling noise"
         )
         out.append(
             f"On {split} ({a['clips']} clips x {n} samples at temperature 1), {after} vs {before}: pass@1 "
