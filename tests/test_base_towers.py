@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,16 @@ def test_tower_inputs_and_cache(data_dir, processor, perception, tmp_path):
         assert torch.equal(a.pixel_values, perception.pixel_values)
         assert torch.equal(a.input_features, perception.input_features)
         assert torch.equal(a.frame_times, perception.frame_times)
+    # the cache keys on the clips' bytes: a clip rewritten in place (the manifest untouched) misses
+    copy = tmp_path / "copy"
+    shutil.copytree(data_dir, copy)
+    first = P.tower_inputs(copy / "perception.jsonl", processor, progress=False, cache_dir=tmp_path / "c")
+    a, b = (copy / r["video"] for r in first.records[:2])
+    a.write_bytes(b.read_bytes())
+    swapped = P.tower_inputs(copy / "perception.jsonl", processor, progress=False, cache_dir=tmp_path / "c")
+    assert len(list((tmp_path / "c").glob("*.safetensors"))) == 2
+    assert torch.equal(swapped.pixel_values[0], first.pixel_values[1])
+    assert not torch.equal(swapped.pixel_values[0], first.pixel_values[0])
     clip = __import__("r1omni.data.media", fromlist=["load_clip"]).load_clip(perception.records[3]["video_path"])
     torch.testing.assert_close(
         perception.pixel_values[3].float(), processor.pixel_values(clip.frames), atol=2e-3, rtol=0

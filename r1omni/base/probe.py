@@ -31,6 +31,7 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from r1omni.data.manifest import records_fingerprint
 from r1omni.data.media import load_clip, sample_frame_indices
 from r1omni.io import read_jsonl
 from r1omni.model.towers import audio_features, vision_features
@@ -56,14 +57,13 @@ class TowerInputs:
         return len(self.records)
 
 
-def _inputs_key(manifest: Path, processor) -> str:
+def _inputs_key(records: list[dict], processor) -> str:
+    """What the decoded tensors depend on: every record and the bytes of every clip it points to
+    (:func:`r1omni.data.manifest.records_fingerprint`), and the processor's media settings."""
     cfg = processor.config
-    stat = manifest.stat()
     raw = json.dumps(
         [
-            str(manifest.resolve()),
-            stat.st_size,
-            stat.st_mtime_ns,
+            records_fingerprint(records),
             cfg.image_size,
             cfg.num_frames,
             list(cfg.image_mean),
@@ -89,7 +89,7 @@ def tower_inputs(
     """Decode every clip of ``manifest`` (``load_clip``) and make the processor's pixels and log-mel.
 
     With ``cache_dir`` the tensors are kept in ``<cache_dir>/<key>.safetensors`` (key: the
-    manifest's path, size and mtime and the processor's media settings), written atomically.
+    records, the bytes of their clips and the processor's media settings), written atomically.
     Works for any manifest with ``video`` fields (a perception manifest has no label).
     """
     from safetensors.torch import load_file, save_file
@@ -106,7 +106,7 @@ def tower_inputs(
         records = records[:limit]
     path = None
     if cache_dir is not None:
-        path = Path(cache_dir) / f"{_inputs_key(manifest, processor)}-{len(records)}.safetensors"
+        path = Path(cache_dir) / f"{_inputs_key(records, processor)}-{len(records)}.safetensors"
         if path.is_file():
             data = load_file(str(path))
             return TowerInputs(data["pixel_values"], data["input_features"], records, data["frame_times"])
