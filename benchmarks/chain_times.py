@@ -63,7 +63,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print("| median | " + " | ".join(f"{m:.1f}" for m in med) + f" | {total:.1f} |")
     for r in rows:
         b = r.get("base")
-        if b and b["built"]:
+        if b and b["built"] and b["towers_s"] is None:  # the random base: nothing trained
+            print(f"{r['run']}: random base made in {b['stage_s'] / 60:.1f} min (no pretraining, no alignment)")
+        elif b and b["built"]:
             print(
                 f"{r['run']}: base built in {b['stage_s'] / 60:.1f} min (tower pretraining {b['towers_s'] / 60:.1f},"
                 f" alignment {b['alignment_s'] / 60:.1f})"
