@@ -32,7 +32,7 @@ from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from r1omni.data.manifest import records_fingerprint
-from r1omni.data.media import load_clip, sample_frame_indices
+from r1omni.data.media import LOADER_VERSION, load_clip, sample_frame_indices
 from r1omni.io import read_jsonl
 from r1omni.model.towers import audio_features, vision_features
 
@@ -59,11 +59,13 @@ class TowerInputs:
 
 def _inputs_key(records: list[dict], processor) -> str:
     """What the decoded tensors depend on: every record and the bytes of every clip it points to
-    (:func:`r1omni.data.manifest.records_fingerprint`), and the processor's media settings."""
+    (:func:`r1omni.data.manifest.records_fingerprint`), the clip loader's version and the processor's
+    media settings."""
     cfg = processor.config
     raw = json.dumps(
         [
             records_fingerprint(records),
+            LOADER_VERSION,
             cfg.image_size,
             cfg.num_frames,
             list(cfg.image_mean),
@@ -106,7 +108,7 @@ def tower_inputs(
         records = records[:limit]
     path = None
     if cache_dir is not None:
-        path = Path(cache_dir) / f"{_inputs_key(records, processor)}-{len(records)}.safetensors"
+        path = Path(cache_dir) / f"{_inputs_key(records, processor)}.safetensors"
         if path.is_file():
             data = load_file(str(path))
             return TowerInputs(data["pixel_values"], data["input_features"], records, data["frame_times"])
