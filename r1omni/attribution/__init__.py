@@ -50,7 +50,7 @@ from r1omni.attribution.grounding import (
     reasoning_label,
     think_text,
 )
-from r1omni.attribution.run import AttributionConfig, attribute_checkpoint, attribution_metrics
+from r1omni.attribution.run import AttributionConfig, attribute_checkpoint, attribution_metrics, checkpoint_gradient
 
 __all__ = [
     "FOLLOWS",
@@ -61,6 +61,7 @@ __all__ = [
     "ablation_table",
     "answer_token_span",
     "attribute_checkpoint",
+    "checkpoint_gradient",
     "attribution_metrics",
     "attribution_report",
     "clip_attribution",

@@ -53,8 +53,7 @@ def attribute_checkpoint(
     """
     import dataclasses
 
-    from r1omni.data.manifest import load_manifest
-    from r1omni.evaluate import EvalConfig, predict_split, select_examples
+    from r1omni.evaluate import EvalConfig, predict_split
     from r1omni.model import load_policy
 
     eval_config = eval_config or EvalConfig()
@@ -94,9 +93,27 @@ def attribute_checkpoint(
         name=name,
         progress=progress,
     )
+    gradient = checkpoint_gradient(model, processor, test_manifest, eval_config, config, progress=progress)
+    return {
+        "ablation": ablation,
+        "conflict": conflict_summary(conflict_records),
+        "conflict_table": conflict_follow(conflict_records),
+        "gradient": gradient,
+        "grounding": grounding_summary(test_records),
+    }
+
+
+def checkpoint_gradient(
+    model, processor, test_manifest, eval_config, config: AttributionConfig, *, progress: bool = False
+) -> dict[str, Any]:
+    """:func:`gradient_attribution` (``config.method``) of ``config.attribution_clips`` test clips,
+    picked with ``eval_config.seed``, with the model on ``eval_config.device`` in eval mode."""
+    from r1omni.data.manifest import load_manifest
+    from r1omni.evaluate import select_examples
+
     clips = select_examples(load_manifest(test_manifest), config.attribution_clips, eval_config.seed)
-    gradient = gradient_attribution(
-        model,
+    return gradient_attribution(
+        model.to(eval_config.device).eval(),
         processor,
         clips,
         method=config.method,
@@ -105,13 +122,6 @@ def attribute_checkpoint(
         num_frames=eval_config.num_frames,
         progress=progress,
     )
-    return {
-        "ablation": ablation,
-        "conflict": conflict_summary(conflict_records),
-        "conflict_table": conflict_follow(conflict_records),
-        "gradient": gradient,
-        "grounding": grounding_summary(test_records),
-    }
 
 
 def attribution_metrics(results: dict[str, dict[str, Any]], reading: str = "") -> dict[str, Any]:
