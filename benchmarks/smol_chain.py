@@ -10,9 +10,10 @@ peak RSS is the largest of that process and every kernel it ran (``RUSAGE_CHILDR
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/smol_chain.py --out runs/bench/smol_chain.json
 
-``--presets smol`` runs one; a finished run is read back, not rerun (``--rerun`` deletes it and
-runs it afresh). Both presets use the same reduced set, so the second chain's 00 only checks it.
-Step times are those the trainers log inside the chain (``step_time``: batch building and the
+``--presets smol`` runs one; a finished run made with these settings is read back, not rerun (one
+made with other settings, or ``--rerun``, is deleted and run afresh). Both presets use the same
+reduced set, so the second chain's 00 only checks it. Step times are those the trainers log
+inside the chain (``step_time``: batch building and the
 first pass's feature caching included), not the model's cost alone. With 14 clips per split (a
 seeded subset, not balanced by class) one clip moves WAR by about 7 points and UAR by more: the
 scores say whether the chain learns the format and starts to use the media, not how well the
@@ -22,7 +23,6 @@ preset recognises emotion.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -31,7 +31,9 @@ import sys
 import time
 from pathlib import Path
 
-from r1omni.io import read_json, read_jsonl
+from r1omni.io import atomic_write_json, read_json
+from r1omni.train.metrics_log import read_metrics
+from r1omni.workbook.chain import run_is_complete
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -56,10 +58,14 @@ def run_chain(preset: str, runs_root: Path, rerun: bool) -> dict:
     """Run (or read back) the reduced chain for ``preset``; its wall time and peak RSS."""
     run_id = f"smolchain_{preset}"
     rdir = runs_root / run_id
-    status = rdir / "status.json"
     measured = rdir / "bench_process.json"
-    if not rerun and status.is_file() and read_json(status).get("state") == "complete" and measured.is_file():
-        return read_json(measured)
+    settings = {"preset": preset, "notebooks": NOTEBOOKS, "parameters": {k: str(v) for k, v in REDUCED.items()}}
+    done = run_is_complete(rdir) and measured.is_file()
+    if not rerun and done:
+        old = read_json(measured)
+        if old.get("settings") == settings:
+            return old
+        print(f"{rdir}: made with other settings than {settings}; running it afresh", flush=True)
     cmd = [sys.executable, "-m", "r1omni.workbook", "--quiet", "--run-id", run_id, "--runs-root", str(runs_root)]
     cmd += ["--notebooks", NOTEBOOKS, "-p", "model_preset", preset]
     for name, value in REDUCED.items():
@@ -73,17 +79,18 @@ def run_chain(preset: str, runs_root: Path, rerun: bool) -> dict:
     if proc.returncode:
         raise subprocess.CalledProcessError(proc.returncode, cmd)
     out = {
+        "settings": settings,
         "wall_s": time.perf_counter() - t0,
         # this child's rusage: ru_maxrss is the largest of it and its reaped descendants (KiB on Linux)
         "peak_rss_mib": usage.ru_maxrss / 1024,
     }
-    measured.write_text(json.dumps(out))
+    atomic_write_json(measured, out)
     return out
 
 
 def step_times(path: Path) -> list[float]:
     """The ``step_time`` of every logged optimizer step in a trainer's ``metrics.jsonl``."""
-    return [float(r["step_time"]) for r in read_jsonl(path) if "step_time" in r]
+    return [float(r["step_time"]) for r in read_metrics(path) if "step_time" in r]
 
 
 def summarise(preset: str, runs_root: Path, process: dict) -> dict:
@@ -144,7 +151,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if args.out:
         out = ROOT / args.out
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(rows, indent=1))
+        atomic_write_json(out, rows)
     return rows
 
 
