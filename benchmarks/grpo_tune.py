@@ -24,9 +24,11 @@ import sys
 import time
 from pathlib import Path
 
+from r1omni.data.manifest import load_manifest, records_fingerprint
 from r1omni.grpo import GRPOConfig, train_grpo
 from r1omni.io import atomic_write_json, read_json
 from r1omni.sft import SFTConfig, train_sft
+from r1omni.train.loop import fingerprint
 from r1omni.train.metrics_log import read_metrics
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -46,26 +48,29 @@ CURVE_KEYS = (
 
 
 def cold_start(seed: int, data: Path, work: Path, splits: list[str], max_new_tokens: int) -> dict:
-    """Train (once) and score (once per split) the course cold start of ``seed``."""
-    root = work / f"cold_{seed}"
+    """Train (once) and score (once per split) the course cold start of ``seed``.
+
+    Its folder is keyed on the cold-start records and clips and the SFT config, and each split's
+    score on that split's records and clips and the decoding budget: other data or settings train
+    and score anew."""
+    sft = SFTConfig.from_preset("course", seed=seed, show_progress=False)
+    manifest = data / "coldstart.jsonl"
+    root = work / f"cold_{seed}_{fingerprint([records_fingerprint(load_manifest(manifest)), sft.to_dict()])}"
     model_dir = root / "model"
     scores_path = root / "scores.json"
     info = read_json(scores_path) if scores_path.is_file() else {}
     if not (model_dir / "model.safetensors").is_file():
         t0 = time.perf_counter()
-        train_sft(
-            SFTConfig.from_preset("course", seed=seed, show_progress=False),
-            "tiny",
-            data / "coldstart.jsonl",
-            root,
-            model_dir=model_dir,
-        )
-        info = {"sft_s": time.perf_counter() - t0, "scores": {}}
-    missing = [s for s in splits if s not in info.get("scores", {})]
+        train_sft(sft, "tiny", manifest, root, model_dir=model_dir)
+        info = {"sft_s": time.perf_counter() - t0, "scores": {}, "score_keys": {}}
+    keys = {s: fingerprint([records_fingerprint(load_manifest(data / f"{s}.jsonl")), max_new_tokens]) for s in splits}
+    missing = [s for s in splits if info.get("score_keys", {}).get(s) != keys[s]]
     if missing:
         info.setdefault("scores", {}).update(evaluate(model_dir, data, missing, root, max_new_tokens))
+        info.setdefault("score_keys", {}).update({s: keys[s] for s in missing})
         atomic_write_json(scores_path, info)
-    return {"model_dir": str(model_dir), "sft_s": info.get("sft_s"), "scores": info["scores"]}
+    scores = {s: info["scores"][s] for s in splits}
+    return {"model_dir": str(model_dir), "sft_s": info.get("sft_s"), "scores": scores}
 
 
 def curve_summary(history: list[dict], bins: int = 10) -> dict:
