@@ -212,13 +212,9 @@ def seed_table(results: list[dict[str, dict[str, dict]]], *, metrics: tuple[str,
                     raise ValueError(
                         f"a run has no {model}/{split}/{metric} ({err}); runs are not comparable"
                     ) from None
-                std = values.std(ddof=1) if len(values) > 1 else float("nan")
-                row[(split, metric.upper())] = f"{values.mean():.1f} ± {std:.1f}"
+                row[(split, metric.upper())] = _mean_std(values)
         rows[model] = row
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["data", "metric"])
-    table.index.name = f"model (mean ± std over {len(results)} runs)"
-    return table
+    return _runs_frame(rows, "metric", len(results))
 
 
 def pass_at_k_seed_table(runs: list[dict[str, dict[str, dict]]]) -> pd.DataFrame:
@@ -240,12 +236,22 @@ def pass_at_k_seed_table(runs: list[dict[str, dict[str, dict]]]) -> pd.DataFrame
                     values = pd.Series([100.0 * run[model][split]["pass_at_k"][k] for run in runs])
                 except KeyError as err:
                     raise ValueError(f"a run has no pass@{k} for {model}/{split} ({err})") from None
-                std = values.std(ddof=1) if len(values) > 1 else float("nan")
-                row[(split, f"pass@{k}")] = f"{values.mean():.1f} ± {std:.1f}"
+                row[(split, f"pass@{k}")] = _mean_std(values)
         rows[model] = row
+    return _runs_frame(rows, "k", len(runs))
+
+
+def _mean_std(values: pd.Series) -> str:
+    """A seed-table cell: ``mean ± std`` with the sample std (nan for one run)."""
+    std = values.std(ddof=1) if len(values) > 1 else float("nan")
+    return f"{values.mean():.1f} ± {std:.1f}"
+
+
+def _runs_frame(rows: dict[str, dict[tuple[str, str], str]], column: str, n_runs: int) -> pd.DataFrame:
+    """A row per model, a (data, ``column``) column per cell, the run count in the index name."""
     table = pd.DataFrame.from_dict(rows, orient="index")
-    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["data", "k"])
-    table.index.name = f"model (mean ± std over {len(runs)} runs)"
+    table.columns = pd.MultiIndex.from_tuples(table.columns, names=["data", column])
+    table.index.name = f"model (mean ± std over {n_runs} runs)"
     return table
 
 
