@@ -9,6 +9,7 @@ steps, and 10 evenly spaced bins), the mean step time and the load average befor
     python -m r1omni.data.synth --out /work/data12c/oracle --per-class 100 --seed 0 --render oracle
     OMP_NUM_THREADS=1 python benchmarks/grpo_tune.py --data /work/data12c/oracle --tag base --seeds 0
     OMP_NUM_THREADS=1 python benchmarks/grpo_tune.py --data ... --tag t1 --grpo temperature=1.0 beta=0.0
+    OMP_NUM_THREADS=1 python benchmarks/grpo_tune.py --data ... --tag small_cold --sft limit=140
 
 The cold start is ``SFTConfig.from_preset("course", seed=seed)`` (as benchmarks/grpo_course_gain.py);
 its model and its scores are cached under ``--work/cold_<seed>`` so trials of one seed share it.
@@ -47,13 +48,16 @@ CURVE_KEYS = (
 )
 
 
-def cold_start(seed: int, data: Path, work: Path, splits: list[str], max_new_tokens: int) -> dict:
-    """Train (once) and score (once per split) the course cold start of ``seed``.
+def cold_start(
+    seed: int, data: Path, work: Path, splits: list[str], max_new_tokens: int, sft_overrides: dict | None = None
+) -> dict:
+    """Train (once) and score (once per split) the course cold start of ``seed`` (with
+    ``sft_overrides`` of the preset, e.g. ``{"limit": 140}`` for a smaller cold start).
 
     Its folder is keyed on the cold-start records and clips and the SFT config, and each split's
     score on that split's records and clips and the decoding budget: other data or settings train
     and score anew."""
-    sft = SFTConfig.from_preset("course", seed=seed, show_progress=False)
+    sft = SFTConfig.from_preset("course", seed=seed, show_progress=False, **(sft_overrides or {}))
     manifest = data / "coldstart.jsonl"
     root = work / f"cold_{seed}_{fingerprint([records_fingerprint(load_manifest(manifest)), sft.to_dict()])}"
     model_dir = root / "model"
@@ -102,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--log", default="docs/tuning_grpo_runs.jsonl", help="JSON lines, one per trial and seed")
     p.add_argument("--max-new-tokens", type=int, default=96, help="greedy decoding budget")
     p.add_argument("--grpo", nargs="*", default=[], help="GRPOConfig overrides of the course preset")
+    p.add_argument("--sft", nargs="*", default=[], help="SFTConfig overrides of the cold start's course preset")
     p.add_argument("--cold-only", action="store_true", help="only train and score the cold starts")
     args = p.parse_args(argv)
     data, work = Path(args.data), Path(args.work)
@@ -111,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
         " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
     )
     for seed in [int(s) for s in args.seeds.split(",")]:
-        cold = cold_start(seed, data, work, splits, args.max_new_tokens)
+        cold = cold_start(seed, data, work, splits, args.max_new_tokens, overrides(args.sft))
         if args.cold_only:
             print(f"cold start seed {seed}: {cold['scores']}", flush=True)
             continue
@@ -136,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
             "tag": args.tag,
             "seed": seed,
             "overrides": overrides(args.grpo),
+            "sft_overrides": overrides(args.sft),
             "command": command,
             "grpo_s": grpo_s,
             "steps": rl.steps,
