@@ -11,8 +11,11 @@ steps, and 10 evenly spaced bins), the mean step time and the load average befor
     OMP_NUM_THREADS=1 python benchmarks/grpo_tune.py --data ... --tag t1 --grpo temperature=1.0 beta=0.0
     OMP_NUM_THREADS=1 python benchmarks/grpo_tune.py --data ... --tag small_cold --sft limit=140
 
-The cold start is ``SFTConfig.from_preset("course", seed=seed)`` (as benchmarks/grpo_course_gain.py);
-its model and its scores are cached under ``--work/cold_<seed>`` so trials of one seed share it.
+The cold start is ``SFTConfig.from_preset("course", seed=seed)`` with the ``--sft`` overrides (as
+benchmarks/grpo_course_gain.py); its model and its scores are cached under
+``--work/cold_<seed>_<key>`` (key: the cold-start records and clips and the SFT config), so trials
+of one seed and one cold start share it. Each row names both models (``cold_model_dir``,
+``rlvr_model_dir``) for ``benchmarks/pass_at_k_pair.py``.
 """
 
 from __future__ import annotations
@@ -149,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
             "load_before": load0,
             "load_after": load1,
             "sft_s": cold["sft_s"],
+            "cold_model_dir": cold["model_dir"],
+            "rlvr_model_dir": str(rl.model_dir),
             "prompts_seen": rl.steps * cfg.prompts_per_step_per_process,
             "cold_start": cold["scores"],
             "rlvr": evaluate(Path(rl.model_dir), data, splits, out_dir, args.max_new_tokens),

@@ -8,6 +8,9 @@ its ``--work`` folder rather than in ``runs/<run_id>/``:
         --before /work/tune13/s2/cold_2_<key>/model --after /work/tune13/s2/grpo_cold140_600_s2/model \\
         --out /work/tune13/passk_cold140_600_s2.json
 
+``--before`` / ``--after`` are a grpo_tune row's ``cold_model_dir`` / ``rlvr_model_dir``. The
+budget defaults to grpo_tune's greedy 96 tokens (notebook 04 samples with 128).
+
 Samples go to ``--work`` (``<model>_<split>_samples.jsonl``, reused only for the same checkpoint,
 settings and data, as in notebook 04); the JSON holds pass@k with its 95 % intervals per model and
 split, and :func:`r1omni.evaluate.sampling.pass_at_k_reading`'s sentences.
@@ -34,6 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-examples", type=int, default=0, help="a seeded subset of clips per split (0 = all)")
     p.add_argument("--work", default="", help="folder for the samples (default: beside --out)")
     p.add_argument("--out", required=True, help="JSON with pass@k and the reading")
+    p.add_argument("--label", default="", help="free text stored in the JSON (e.g. the trial and seed)")
     args = p.parse_args(argv)
     out = Path(args.out)
     work = Path(args.work) if args.work else out.with_suffix("")
@@ -47,8 +51,23 @@ def main(argv: list[str] | None = None) -> None:
     models = {"cold_start": args.before, "rlvr": args.after}
     results = sample_models(models, {s: Path(args.data) / f"{s}.jsonl" for s in splits}, work, config)
     reading = pass_at_k_reading(results, splits=splits, n_boot=config.n_boot, seed=config.seed)
+    settings = {
+        "num_samples": config.num_samples,
+        "temperature": config.sample_temperature,
+        "max_new_tokens": config.max_new_tokens,
+        "max_examples": config.max_examples,
+        "splits": splits,
+    }
     atomic_write_json(
-        out, {"models": models, "data": args.data, "pass_at_k": pass_at_k_metrics(results), "reading": reading}
+        out,
+        {
+            "label": args.label,
+            "models": models,
+            "data": args.data,
+            "settings": settings,
+            "pass_at_k": pass_at_k_metrics(results),
+            "reading": reading,
+        },
     )
     print(reading, flush=True)
 
