@@ -60,6 +60,9 @@ def cold_start(
     Its folder is keyed on the cold-start records and clips and the SFT config, and each split's
     score on that split's records and clips and the decoding budget: other data or settings train
     and score anew."""
+    fixed = {"seed", "show_progress"} & set(sft_overrides or {})
+    if fixed:
+        raise ValueError(f"--sft {sorted(fixed)}: set by the script (the seed comes from --seeds)")
     sft = SFTConfig.from_preset("course", seed=seed, show_progress=False, **(sft_overrides or {}))
     manifest = data / "coldstart.jsonl"
     root = work / f"cold_{seed}_{fingerprint([records_fingerprint(load_manifest(manifest)), sft.to_dict()])}"
